@@ -1,0 +1,156 @@
+"""The build pipeline on a two-page fixture book (tests/fixtures/mini_book)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis import build
+from analysis.build import BuildError, build_book, convert_value
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
+
+
+@pytest.fixture()
+def book(tmp_path):
+    root = tmp_path / "book_root"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+def quiet_build(root, out, **kw):
+    lines = []
+    result = build_book(root=root, out=out, validate=False, log=lines.append, jobs=1, **kw)
+    return result, lines
+
+
+def results_of(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_parameters_reach_the_chapter_with_their_declared_types(book, tmp_path):
+    out = tmp_path / "out"
+    quiet_build(book, out, params={"greeting": "no", "scale": "1e-3", "repeats": "3"})
+    results = results_of(out)
+    # "no" stays a string (not YAML's False) and "1e-3" is a float (not YAML's string)
+    assert results["fixture.greeting"] == "nonono"
+    assert results["fixture.scaled"] == pytest.approx(3 * 1e-3)
+    assert results["fixture.rows"] == 3
+
+
+def test_injected_parameters_cell_is_hidden(book, tmp_path):
+    out = tmp_path / "out"
+    result, _ = quiet_build(book, out, params={"greeting": "salut"})
+    executed = json.loads((out / "stage" / "book" / "chapter.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "remove-cell" in injected[0]["metadata"]["tags"]
+    html = (result.html_index.parent / "book" / "chapter.html").read_text()
+    assert 'greeting = "salut"' not in html and "salutsalut" in html
+
+
+def test_unknown_parameter_is_refused_and_known_ones_are_named(book, tmp_path):
+    with pytest.raises(BuildError) as caught:
+        quiet_build(book, tmp_path / "out", params={"greting": "typo"})
+    message = str(caught.value)
+    assert "'greting'" in message
+    for known in ("cohort", "fail", "greeting", "repeats", "scale"):
+        assert known in message
+
+
+def test_bad_value_for_a_numeric_parameter_is_refused(book, tmp_path):
+    with pytest.raises(BuildError, match="parameter 'repeats': expected an integer, got 'many'"):
+        quiet_build(book, tmp_path / "out", params={"repeats": "many"})
+
+
+def test_a_failing_chapter_fails_the_build_and_shows_its_error(book, tmp_path):
+    with pytest.raises(BuildError) as caught:
+        quiet_build(book, tmp_path / "out", params={"fail": "true"})
+    message = str(caught.value)
+    assert "1 of 1 chapter(s) failed" in message
+    assert "book/chapter" in message
+    assert "RuntimeError: the fixture chapter was asked to fail" in message
+    assert "code cell 3, line 36 of book/chapter.md" in message
+
+
+def test_all_failures_are_reported_together(book, tmp_path):
+    second = book / "book" / "second.md"
+    second.write_text((book / "book" / "chapter.md").read_text().replace("Fixture chapter", "Second"))
+    toc = book / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: book/second\n")
+    with pytest.raises(BuildError) as caught:
+        build_book(root=book, out=tmp_path / "out", validate=False, log=lambda _: None, jobs=2,
+                   params={"fail": "yes"})
+    message = str(caught.value)
+    assert "2 of 2 chapter(s) failed" in message
+    assert "book/chapter:" in message and "book/second:" in message
+
+
+def statuses(lines):
+    return [line.split()[1] if "unchanged" in line else "executed" for line in lines
+            if line.startswith("  book/")]
+
+
+def test_unchanged_chapter_is_not_re_executed_until_an_input_changes(book, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _, lines = quiet_build(book, out)
+    assert any("executed in" in line for line in lines)
+
+    _, lines = quiet_build(book, out)
+    assert any("unchanged, not re-executed" in line for line in lines)
+
+    # a data file of the book changes -> re-executed
+    (book / "data" / "extra.yaml").write_text("changed: true\n")
+    _, lines = quiet_build(book, out)
+    assert any("executed in" in line for line in lines)
+
+    # the cohort file changes -> re-executed, and the new figure reaches results.json
+    (book / "data" / "cohort.csv").write_text("patient_id,value\nA,1\nB,2\n")
+    _, lines = quiet_build(book, out)
+    assert any("executed in" in line for line in lines)
+    assert results_of(out)["fixture.rows"] == 2
+
+    # the analysis package changes -> re-executed
+    fake_package = tmp_path / "pkg" / "analysis"
+    fake_package.mkdir(parents=True)
+    (fake_package / "survival.py").write_text("X = 1\n")
+    monkeypatch.setattr(build, "PACKAGE_DIR", fake_package)
+    _, lines = quiet_build(book, out)
+    assert any("executed in" in line for line in lines)
+    _, lines = quiet_build(book, out)
+    assert any("unchanged" in line for line in lines)
+    (fake_package / "survival.py").write_text("X = 2\n")
+    _, lines = quiet_build(book, out)
+    assert any("executed in" in line for line in lines)
+
+    # --force re-executes an unchanged chapter
+    _, lines = quiet_build(book, out, force=True)
+    assert any("executed in" in line for line in lines)
+
+
+def test_results_json_is_byte_identical_across_builds(book, tmp_path):
+    first, _ = quiet_build(book, tmp_path / "a")
+    second, _ = quiet_build(book, tmp_path / "b", force=True)
+    assert first.results_json.read_bytes() == second.results_json.read_bytes()
+
+
+def test_deleted_page_does_not_linger_in_the_stage(book, tmp_path):
+    out = tmp_path / "out"
+    (book / "book" / "old.md").write_text("# Old\n")
+    quiet_build(book, out)
+    assert (out / "stage" / "book" / "old.md").exists()
+    (book / "book" / "old.md").unlink()
+    quiet_build(book, out)
+    assert not (out / "stage" / "book" / "old.md").exists()
+
+
+@pytest.mark.parametrize(
+    "raw, default, expected",
+    [("1e-3", "0.5", 1e-3), ("7", "0", 7), ("no", "False", False), ("yes", "True", True),
+     ("no", "'text'", "no"), ("1e-3", "'text'", "1e-3"), ("anything", "None", "anything")],
+)
+def test_values_take_the_type_of_the_declared_default(raw, default, expected):
+    value = convert_value("p", raw, default)
+    assert value == expected and type(value) is type(expected)
