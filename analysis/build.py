@@ -302,6 +302,21 @@ def _line_of(source_text: str, cell_source: str) -> int | None:
     return None
 
 
+def _ipc_kernel_manager():
+    """A kernel manager on local IPC sockets: the kernel then does not warn about unencrypted TCP."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="book-kernel-")) / "kernel")
+
+    return IPCKernelManager
+
+
 def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -> ChapterOutcome:
     """Run one chapter with papermill; never raises: a failure is returned as an outcome."""
     import jupytext
@@ -322,6 +337,7 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -
             progress_bar=False,
             log_output=False,
             report_mode=False,
+            kernel_manager_class=_ipc_kernel_manager(),
         )
     except PapermillExecutionError as exc:
         partial.unlink(missing_ok=True)
