@@ -1,0 +1,33 @@
+"""Tables for the Methods page: the conventions and the readings of the paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from analysis.reproduction import METHODS
+
+INTERPRETATION_PATH = Path(__file__).resolve().parents[1] / "data" / "paper-interpretation.yaml"
+JMP_EQUIVALENT = {
+    "km_median": "JMP Survival platform: median survival time",
+    "median_ci": "JMP reports a median CI without naming its band; the log band is R's default",
+    "logrank": "JMP Survival platform: Log-Rank test",
+    "cox": "JMP Fit Proportional Hazards: Risk Ratios with profile-likelihood limits, Effect Likelihood Ratio Tests",
+    "chisq": "JMP Contingency: Pearson chi-square",
+    "fisher": "JMP Contingency: Fisher's exact test",
+}
+
+
+def methods_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"what": key.replace("_", " "), "method in this book": text, "in JMP (the paper's software)": JMP_EQUIVALENT[key]}
+         for key, text in METHODS.items()])
+
+
+def interpretation_table(path: Path = INTERPRETATION_PATH) -> pd.DataFrame:
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    return pd.DataFrame(
+        [{"item": key.replace("_", " "), "choice": item["choice"], "why": item.get("why", "")}
+         for key, item in items.items()])

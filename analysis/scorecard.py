@@ -1,0 +1,157 @@
+"""Compare computed figures with the paper's: the reproduction scorecard.
+
+Every leaf of ``data/published-statistics.yaml`` (outside ``study`` and ``paper_issues``) is one
+row: the paper's value as printed, the computed value under the same id, the difference, and a
+status. The rules depend on the kind of figure (the last part of its id):
+
+=====================  ==========================================================  ==============
+kind                   "exact" when                                                "within
+                                                                                   tolerance"
+=====================  ==========================================================  ==============
+counts (n, of, ...)    equal                                                        never
+percentages (pct)      equal at the paper's one decimal                             never
+medians, min, max      equal                                                        never
+median CI (ci)         both bounds equal                                            each within 5%
+hazard ratio (hr)      equal at the paper's three decimals                          within 5%
+HR CI (ci under a HR)  both bounds equal at three decimals                          each within 10%
+p-value (p)            equal at the paper's digits                                  within 25%
+printed bound "<x"     the computed p is below x                                    (holds)
+=====================  ==========================================================  ==============
+
+Anything else is "differs"; a figure with no computed value is "not computable", and one the
+paper itself prints impossibly (see ``paper_issues``) is "paper issue". A differing figure is shown,
+never hidden.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from analysis.published import flatten, load_published
+
+STATUSES = ("exact", "within tolerance", "differs", "paper issue", "not computable")
+SKIPPED_SECTIONS = ("study", "paper_issues")
+COUNT_KEYS = {"n", "of", "n_abc", "chemotherapy", "endocrine", "did_not_complete"}
+TOLERANCE = {"median_ci": 0.05, "hr": 0.05, "hr_ci": 0.10, "p": 0.25}
+# Ids whose printed value cannot be a real result; the scorecard says so instead of comparing.
+PAPER_ISSUE_IDS = {
+    "outcomes.os_from_cns.L.ci_as_printed": "outcomes.os_from_cns.L.ci",
+}
+FOLLOWUP_PLAIN_MEDIAN = "cohort.followup_from_abc.median"
+# Shares the paper rounded so that the three groups add up to 100% (13/102 is 12.7%, printed 12.8%).
+ROUNDED_TO_TOTAL = {"cohort.groups.BL.pct"}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _decimals(printed: Any) -> int:
+    text = repr(printed) if isinstance(printed, float) else str(printed)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b) if b else (0.0 if a == b else math.inf)
+
+
+def kind_of(dotted: str, parent_has_hr: bool) -> str:
+    last = dotted.rsplit(".", 1)[-1]
+    if last in COUNT_KEYS or dotted.endswith(".n"):
+        return "count"
+    if last == "pct":
+        return "pct"
+    if last in {"median", "min", "max"}:
+        return "time"
+    if last == "ci":
+        return "hr_ci" if parent_has_hr else "median_ci"
+    if last == "hr":
+        return "hr"
+    if last == "p":
+        return "p"
+    if last == "survival_days":
+        return "times"
+    return "text"
+
+
+def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
+    """Status and difference (computed - paper, or the worse bound's) for one figure."""
+    if computed is None or (isinstance(computed, float) and math.isnan(computed)):
+        return "not computable", None
+    if kind == "text" or isinstance(paper, bool):
+        return "not computable", None
+    if kind == "p" and isinstance(paper, str):
+        match = re.fullmatch(r"\s*<\s*([0-9.eE-]+)\s*", paper)
+        if not match:
+            return "not computable", None
+        return ("within tolerance" if computed < float(match.group(1)) else "differs"), None
+    if kind in {"median_ci", "hr_ci", "times"}:
+        if not isinstance(computed, (list, tuple)) or len(computed) != len(paper):
+            return "differs", None
+        if any(c is None for c in computed):
+            return "not computable", None
+        digits = 3 if kind == "hr_ci" else _decimals(paper[0])
+        diffs = [c - p for c, p in zip(computed, paper)]
+        worst = max(diffs, key=abs)
+        if all(round(c, digits) == round(p, digits) for c, p in zip(computed, paper)):
+            return "exact", worst
+        if kind == "times":
+            return "differs", worst
+        tol = TOLERANCE[kind]
+        ok = all(_rel(c, p) <= tol for c, p in zip(computed, paper))
+        return ("within tolerance" if ok else "differs"), worst
+    if not _is_number(paper) or not _is_number(computed):
+        return "differs", None
+    diff = float(computed) - float(paper)
+    if kind in {"count", "time"}:
+        return ("exact" if computed == paper else "differs"), diff
+    if kind == "pct":
+        return ("exact" if round(computed, 1) == round(paper, 1) else "differs"), diff
+    digits = _decimals(paper)
+    if round(computed, digits) == round(paper, digits):
+        return "exact", diff
+    return ("within tolerance" if _rel(computed, paper) <= TOLERANCE[kind] else "differs"), diff
+
+
+def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.DataFrame:
+    """One row per published figure: id, paper, computed, difference, status, rule.
+
+    ``computed`` maps ids to values (``results.json`` or
+    :func:`analysis.reproduction.all_figures`).
+    """
+    published = published or load_published()
+    rows = []
+    for section, tree in published.items():
+        if section in SKIPPED_SECTIONS or not isinstance(tree, dict):
+            continue
+        flat = flatten(tree, section)
+        for dotted, paper in flat.items():
+            parent = dotted.rsplit(".", 1)[0]
+            kind = kind_of(dotted, f"{parent}.hr" in flat)
+            if kind == "text" and dotted not in PAPER_ISSUE_IDS:
+                continue  # words (methods, findings, notes) are not figures
+            if dotted in PAPER_ISSUE_IDS:
+                value = computed.get(PAPER_ISSUE_IDS[dotted])
+                rows.append(dict(id=dotted, paper=paper, computed=value, difference=None,
+                                 status="paper issue", kind="median_ci"))
+                continue
+            value = computed.get(dotted)
+            status, diff = judge(kind, paper, value)
+            if dotted == FOLLOWUP_PLAIN_MEDIAN and status == "differs" and _decimals(paper) and \
+                    float(paper) % 1 == 0.5:
+                status = "paper issue"  # a plain median of an odd count of whole days cannot end in .5
+            if dotted in ROUNDED_TO_TOTAL and status == "differs" and abs(diff) <= 0.1 + 1e-9:
+                status = "paper issue"
+            rows.append(dict(id=dotted, paper=paper, computed=value, difference=diff, status=status,
+                             kind=kind))
+    return pd.DataFrame(rows, columns=["id", "paper", "computed", "difference", "status", "kind"])
+
+
+def totals(card: pd.DataFrame) -> pd.Series:
+    """Figures per status, in the fixed order of STATUSES (zeros kept)."""
+    return card["status"].value_counts().reindex(list(STATUSES), fill_value=0)
