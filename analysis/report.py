@@ -122,23 +122,28 @@ def logrank_frame(test) -> pd.DataFrame:
 def paper_hazard_ratios(prefix: str) -> pd.DataFrame:
     """The paper's hazard ratios under ``prefix`` (hr, lower, upper), for a forest plot beside ours.
 
-    Indexed by term name as in the paper (``lung``, ``bone``...); bounds are NaN when the paper
-    gives none.
+    Indexed by the book's label of each term (as the rows of a section's Cox table);
+    bounds are NaN when the paper gives none.
     """
     from analysis.published import published_value
+    from analysis.reproduction import TERM_LABELS
 
     block = published_value(prefix)
     rows = {}
     for term, values in block.items():
         if isinstance(values, dict) and "hr" in values:
             lower, upper = values.get("ci", [float("nan"), float("nan")])
-            rows[term] = {"hr": values["hr"], "lower": lower, "upper": upper}
+            rows[TERM_LABELS.get(term, term)] = {"hr": values["hr"], "lower": lower, "upper": upper}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def cox_frame(fit) -> pd.DataFrame:
-    """A fitted Cox model as a table: HR with profile CI and LR p, then the Wald versions."""
-    c = fit.coefficients_
+def cox_frame(coefficients: pd.DataFrame) -> pd.DataFrame:
+    """Cox coefficients as a table: HR with profile CI and LR p, then the Wald versions.
+
+    ``coefficients`` is a section's Cox table (rows labelled by
+    :data:`analysis.reproduction.TERM_LABELS`) or a model's ``coefficients_``.
+    """
+    c = coefficients
     frame = pd.DataFrame({
         "HR": c["hr"].map(lambda v: fmt(v, 3)),
         "95% CI (profile)": [fmt([lo, up], 3) for lo, up in zip(c["hr_profile_lower"], c["hr_profile_upper"])],
@@ -146,7 +151,6 @@ def cox_frame(fit) -> pd.DataFrame:
         "95% CI (Wald)": [fmt([lo, up], 3) for lo, up in zip(c["hr_lower"], c["hr_upper"])],
         "p (Wald)": c["p"].map(fmt_p),
     }, index=c.index.rename("term"))
-    frame.attrs["n"] = int(fit.n_)
     return frame
 
 
@@ -156,7 +160,9 @@ def zph_frame(fits: dict) -> pd.DataFrame:
     for name, fit in fits.items():
         if not hasattr(fit, "zph"):
             continue
-        z = fit.zph().copy()
+        from analysis.reproduction import COLUMN_LABELS
+
+        z = fit.zph().copy().rename(index=COLUMN_LABELS)
         z["model"] = name
         blocks.append(z.reset_index().rename(columns={"index": "term"}))
     if not blocks:

@@ -51,6 +51,21 @@ OS_L_GROUP_TERMS = {
     "soft_tissue_metastasis_at_lm": "soft_tissue_mets_at_cns",
     "subsequent_systemic_therapy": "subsequent_systemic",
 }
+# How the book names each model term (tables and forest plots), by the paper's term name.
+TERM_LABELS = {
+    "lung": "Lung metastasis at ABC",
+    "liver": "Liver metastasis at ABC",
+    "soft_tissue": "Soft-tissue metastasis at ABC",
+    "bone": "Bone metastasis at ABC",
+    "age_65_or_over_at_cns": "Age 65 or over at CNS diagnosis",
+    "local_rt": "Local RT as initial treatment",
+    "subsequent_systemic_therapy": "Subsequent systemic therapy",
+    "soft_tissue_metastasis_at_lm": "Soft-tissue metastasis at LM diagnosis",
+}
+# Cohort column -> label, for tables that come straight from a fitted model (e.g. cox.zph)
+COLUMN_LABELS = {column: TERM_LABELS[name]
+                 for terms in (SITES_AT_ABC, OS_ALL_CNS_TERMS, OS_L_GROUP_TERMS)
+                 for name, column in terms.items()}
 METHODS = {
     "km_median": "Kaplan-Meier median (R's rule: midpoint where S(t) = 0.5 on an interval)",
     "median_ci": "95% CI: Greenwood variance, log band, Brookmeyer-Crowley inversion (R's default)",
@@ -167,12 +182,13 @@ def cox_figures(section: Section, prefix: str, fit: CoxModel, terms: dict[str, s
                 with_ci: bool = True) -> None:
     """Record HR, profile CI and LR p of each term under ``prefix.<term>``.
 
-    The coefficient table, with rows named as the paper names the terms, goes to
+    The coefficient table, with rows labelled as in TERM_LABELS, goes to
     ``section.tables[<last part of prefix>]`` for the forest plots.
     """
     table = fit.coefficients_
     names = {column: name for name, column in terms.items()}
-    section.tables[prefix.rsplit(".", 1)[-1]] = table.rename(index=names)
+    named = table.rename(index=lambda column: TERM_LABELS.get(names.get(column, column), column))
+    section.tables[prefix.rsplit(".", 1)[-1]] = named.rename_axis("term")
     for name, column in terms.items():
         row = table.loc[column]
         values = {"hr": float(row["hr"]), "p": float(row["p_lr"])}
@@ -395,7 +411,7 @@ def firth_refit(cohort, key: str = "l_group") -> pd.DataFrame:
             fit = CoxModel(ties=TIES, penalty=penalty).fit(frame, "time", "event", list(terms.values()))
         for name, column in terms.items():
             row = fit.coefficients_.loc[column]
-            rows[(name, label)] = {
+            rows[(TERM_LABELS.get(name, name), label)] = {
                 "HR": round(float(row["hr"]), 3),
                 "95% CI (profile)": f"{row['hr_profile_lower']:.3f}\u2013{row['hr_profile_upper']:.3f}",
                 "p (likelihood ratio)": float(row["p_lr"]),

@@ -35,7 +35,7 @@ from analysis.published import flatten, load_published
 
 STATUSES = ("exact", "within tolerance", "differs", "paper issue", "not computable")
 SKIPPED_SECTIONS = ("study", "paper_issues")
-COUNT_KEYS = {"n", "of", "n_abc", "chemotherapy", "endocrine", "did_not_complete"}
+COUNT_KEYS = {"n", "of", "n_abc", "chemotherapy", "endocrine", "did_not_complete", "prior_srs_in_BL"}
 TOLERANCE = {"median_ci": 0.05, "hr": 0.05, "hr_ci": 0.10, "p": 0.25}
 # Ids whose printed value cannot be a real result; the scorecard says so instead of comparing.
 PAPER_ISSUE_IDS = {
@@ -62,6 +62,8 @@ def _rel(a: float, b: float) -> float:
 
 def kind_of(dotted: str, parent_has_hr: bool) -> str:
     last = dotted.rsplit(".", 1)[-1]
+    if ".survival_days." in dotted:
+        return "times"
     if last in COUNT_KEYS or dotted.endswith(".n"):
         return "count"
     if last == "pct":
@@ -107,7 +109,7 @@ def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
         return ("within tolerance" if ok else "differs"), worst
     if not _is_number(paper) or not _is_number(computed):
         return "differs", None
-    diff = float(computed) - float(paper)
+    diff = computed - paper
     if kind in {"count", "time"}:
         return ("exact" if computed == paper else "differs"), diff
     if kind == "pct":
@@ -149,7 +151,8 @@ def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.Dat
                 status = "paper issue"
             rows.append(dict(id=dotted, paper=paper, computed=value, difference=diff, status=status,
                              kind=kind))
-    return pd.DataFrame(rows, columns=["id", "paper", "computed", "difference", "status", "kind"])
+    # object dtype: a count stays an int, a CI stays a list
+    return pd.DataFrame(rows, columns=["id", "paper", "computed", "difference", "status", "kind"], dtype=object)
 
 
 def totals(card: pd.DataFrame) -> pd.Series:

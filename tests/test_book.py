@@ -1,0 +1,93 @@
+"""The real book, built once on the bundled synthetic cohort: pages, figures, tables, results.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.build import PROJECT_ROOT, build_book
+from analysis.published import flatten, load_published
+
+# BOOK_TEST_COHORT runs these checks on another cohort file (default: the bundled one)
+COHORT = Path(os.environ.get("BOOK_TEST_COHORT", PROJECT_ROOT / "data" / "synthetic_cohort.csv"))
+# page -> what must be on it (figure anchors and table captions)
+EXPECTED = {
+    "book/cohort": ["fig-flow", "Cohort size: paper and this book", "Follow-up (days)"],
+    "book/backgrounds": ["fig-ttc", "fig-cns-risk", "Characteristics at the diagnosis of CNS metastases",
+                         "Cox models for the risk of CNS metastasis"],
+    "book/treatments": ["Initial treatment of the CNS metastases by group", "Craniospinal irradiation"],
+    "book/outcomes": ["fig-os-cns", "fig-os-abc", "Median overall survival from CNS diagnosis",
+                      "Log-rank test of overall survival", "Cause of death by group"],
+    "book/risk_factors": ["fig-os-all", "fig-os-l", "ordinary and Firth-penalized", "Proportional-hazards test"],
+    "book/scorecard": ["Figures by status", "Every published figure"],
+    "book/critique": ["An impossible confidence interval"],
+    "book/methods": ["Conventions used for every figure", "choices where the paper is ambiguous"],
+    "book/data_dictionary": ["Columns of a cohort file"],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    return build_book(out=out, cohort=COHORT, log=lambda _: None)
+
+
+def page(built, name: str) -> str:
+    return (built.html_index.parent / f"{name}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_chapter_shows_its_key_figures_and_tables(built, name):
+    html = page(built, name)
+    for needle in EXPECTED[name]:
+        assert needle in html, f"{needle!r} missing from {name}.html"
+    # figures are embedded images with alt text, and tables are HTML tables, not a DataFrame repr
+    for anchor in (n for n in EXPECTED[name] if n.startswith("fig-")):
+        figure = re.search(rf'<figure[^>]*id="{anchor}".*?</figure>', html, re.S)
+        assert figure and re.search(r'<img[^>]+alt="[^"]{20,}"', figure.group(0)), anchor
+    assert "<table" in html
+    assert "<style scoped>" not in html  # pandas' notebook repr of a DataFrame
+
+
+def test_no_glue_or_missing_reference_is_left_unrendered(built):
+    for name in EXPECTED:
+        html = page(built, name)
+        assert "{glue:" not in html and "<Figure size" not in html, name
+
+
+def test_results_json_has_an_id_for_every_computable_published_figure(built):
+    results = json.loads(built.results_json.read_text())
+    published = flatten({k: v for k, v in load_published().items() if k not in ("study", "paper_issues")})
+    numeric = {k for k, v in published.items() if isinstance(v, (int, float, list)) and not isinstance(v, bool)}
+    not_in_schema = {"cohort.all_cns_mri_positive", "treatments.prior_srs_in_BL",
+                     "outcomes.os_from_cns.L.ci_as_printed"}
+    missing = sorted(numeric - not_in_schema - set(results))
+    assert not missing, missing
+    assert results["scorecard.total"] > 0
+
+
+def test_no_patient_identifier_or_date_reaches_the_output(built):
+    cohort = pd.read_csv(COHORT, dtype=str)
+    needles = set(cohort["patient_id"])
+    for column in ("abc_date", "cns_date", "last_contact_date", "subsequent_systemic_start_date"):
+        needles |= set(cohort[column].dropna())
+    # the data cut-off is a study-level date the Methods page states, not a patient's
+    needles -= set(re.findall(r"\d{4}-\d{2}-\d{2}", (PROJECT_ROOT / "data" / "paper-interpretation.yaml").read_text()))
+    outputs = [p for p in built.out.rglob("*") if p.is_file() and p.suffix in {".html", ".json", ".ipynb", ".txt"}]
+    for path in outputs:
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        leaked = [n for n in needles if n in text]
+        assert not leaked, f"{path}: {leaked[:5]}"
+
+
+def test_pages_request_nothing_from_a_cdn(built):
+    for html_path in built.html_index.parent.rglob("*.html"):
+        html = html_path.read_text(encoding="utf-8")
+        external = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
+        scripts = [u for u in external if u.endswith((".js", ".css")) or "cdn" in u]
+        assert not scripts, f"{html_path.name}: {scripts}"
