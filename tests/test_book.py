@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.build import PROJECT_ROOT, build_book
+from analysis.build import PROJECT_ROOT
 from analysis.published import flatten, load_published
+from conftest import BOOK_COHORT
 
-# BOOK_TEST_COHORT runs these checks on another cohort file (default: the bundled one)
-COHORT = Path(os.environ.get("BOOK_TEST_COHORT", PROJECT_ROOT / "data" / "synthetic_cohort.csv"))
+COHORT = BOOK_COHORT
 # page -> what must be on it (figure anchors and table captions)
 EXPECTED = {
     "book/cohort": ["fig-flow", "Cohort size: paper and this book", "Follow-up (days)"],
@@ -31,10 +30,9 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    return build_book(out=out, cohort=COHORT, log=lambda _: None)
+@pytest.fixture()
+def built(built_book):
+    return built_book
 
 
 def page(built, name: str) -> str:
