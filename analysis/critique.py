@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from analysis.cox import CoxModel
-from analysis.report import record
+from analysis.report import ChapterPage
 from analysis.reproduction import SITES_AT_ABC, TIES, risk_model_data, all_figures, backgrounds_figures
 
 
-def critique_figures(cohort, results_path: str | Path | None) -> dict[str, Any]:
+def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0) -> dict[str, Any]:
     """Compute and glue (as ``critique.*``) the numbers the critique page quotes."""
     figures = all_figures(cohort)
     data = cohort.data
@@ -26,6 +26,8 @@ def critique_figures(cohort, results_path: str | Path | None) -> dict[str, Any]:
         "critique.fu_reverse": figures.get("cohort.followup_from_abc.reverse_km_median"),
         "critique.l_model_n": figures.get("risk_factors.l_group.n"),
         "critique.bm_bone_hr": figures.get("backgrounds.risk_of_bm_multivariate.bone.hr"),
+        "critique.bm_bone_hr_excluded": None,  # filled below when the models can be fitted
+        "critique.lm_bone_wald": None,
     }
     # The alternative reading of the BM model: group L left out instead of censored.
     frame = risk_model_data(data, ("B", "BL"))
@@ -42,5 +44,4 @@ def critique_figures(cohort, results_path: str | Path | None) -> dict[str, Any]:
     if lm_fit is not None:  # the Wald interval of the same term, for the contrast
         row = lm_fit.coefficients_.loc[SITES_AT_ABC["bone"]]
         out["critique.lm_bone_wald"] = [float(row["hr_lower"]), float(row["hr_upper"])]
-    record(out, results_path)
-    return out
+    return ChapterPage(results_path, min_cell).record(out)

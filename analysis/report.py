@@ -1,8 +1,11 @@
 """Turn computed sections into what a chapter shows: glued figures and HTML tables.
 
-Chapters call three things: :func:`record` (figures -> results.json and glue), :func:`comparison`
-(the paper's figure beside the computed one) and :func:`html_table` (any summary table as a real
-HTML table with a caption). No patient-level row ever passes through here: every table is a summary.
+A chapter makes one :class:`ChapterPage` and calls it: ``record`` (figures -> results.json and
+glue), ``comparison`` (the paper's figure beside the computed one), ``table`` (a summary table as a
+real HTML table with a caption) and ``figure`` (a glued plot). The page applies small-cell
+suppression (``min_cell``) to every count it shows, and shows a note instead of a table or a
+figure that the cohort could not support. No patient-level row passes through here: every table is
+a summary.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
+from analysis.plots import format_p as fmt_p
 from analysis.results import Results
-from analysis.scorecard import scorecard
+from analysis.scorecard import kind_of, scorecard
 
 STATUS_MARK = {
     "exact": "exact",
@@ -41,14 +46,6 @@ def fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def fmt_p(p: Any) -> str:
-    if isinstance(p, str):
-        return p
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "NA"
-    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
 def digits_for(dotted: str) -> int:
     last = dotted.rsplit(".", 1)[-1]
     if last == "hr" or ".risk_of_" in dotted or dotted.startswith("risk_factors"):
@@ -56,25 +53,45 @@ def digits_for(dotted: str) -> int:
     return 1
 
 
-def record(figures: dict[str, Any], results_path: str | Path | None) -> Results:
-    """Record every figure in this chapter's results file and glue it for the prose.
+def mask_count(value: Any, min_cell: int) -> Any:
+    """A count from 1 to min_cell - 1 becomes the text '<min_cell' (0 is not identifying)."""
+    if min_cell and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and 0 < value < min_cell and float(value).is_integer():
+        return f"<{min_cell}"
+    return value
 
-    Besides the raw value (``id``), a formatted text is glued as ``id.txt`` (CIs as 'a-b',
-    p-values as printed by the book) so prose never formats numbers by hand.
-    """
-    from myst_nb import glue
 
-    results = Results("", results_path)
+def mask_figures(figures: dict[str, Any], min_cell: int) -> dict[str, Any]:
+    """Suppress small counts, and the percentages and lists that would reveal them."""
+    if not min_cell:
+        return dict(figures)
+    masked = {}
     for dotted, value in figures.items():
-        results.add(dotted, value)
-        text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
-        glue(f"{dotted}.txt", text, display=False)
-    return results
+        kind = kind_of(dotted, parent_has_hr=False)
+        if kind == "count":
+            masked[dotted] = mask_count(value, min_cell)
+        elif kind == "pct" or (kind == "times" and len(value) < min_cell):
+            parent = dotted.rsplit(".", 1)[0]
+            n = figures.get(f"{parent}.n")
+            small = kind == "times" or (isinstance(n, int) and 0 < n < min_cell)
+            masked[dotted] = f"suppressed (<{min_cell})" if small else value
+        else:
+            masked[dotted] = value
+    return masked
 
 
-def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = ()):
-    """A summary table as an HTML table with a caption (and footnotes), for display in a chapter."""
+def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
+               min_cell: int = 0):
+    """A summary table as an HTML table with a caption (and footnotes), for display in a chapter.
+
+    With ``min_cell``, integer cells from 1 to min_cell - 1 are shown as '<min_cell'.
+    """
     from IPython.display import HTML
+
+    if min_cell:
+        frame = frame.map(lambda v: mask_count(int(v), min_cell)
+                          if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
+        notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
 
     body = frame.to_html(index=index, escape=True, border=0, classes="table book-table",
                          na_rep="\u2013")
@@ -83,11 +100,15 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
                 f"{body}{foot}</figure>")
 
 
-def comparison_frame(figures: dict[str, Any], prefix: str, labels: dict[str, str] | None = None
-                     ) -> pd.DataFrame:
-    """The paper's figures under ``prefix`` beside the computed ones, with difference and status."""
+def comparison_frame(figures: dict[str, Any], prefix: str, labels: dict[str, str] | None = None,
+                     min_cell: int = 0) -> pd.DataFrame:
+    """The paper's figures under ``prefix`` beside the computed ones, with difference and status.
+
+    Statuses are judged on the computed values; with ``min_cell`` the values shown are masked.
+    """
     card = scorecard(figures)
     card = card[card["id"].str.startswith(prefix)]
+    shown = mask_figures(figures, min_cell)
     labels = labels or {}
     rows = []
     for row in card.itertuples():
@@ -96,17 +117,14 @@ def comparison_frame(figures: dict[str, Any], prefix: str, labels: dict[str, str
         rows.append({
             "figure": labels.get(row.id, row.id[len(prefix):].lstrip(".")),
             "paper": fmt_value(row.paper),
-            "computed": fmt_value(row.computed),
-            "difference": fmt(row.difference, digits) if row.difference is not None else "",
+            "computed": fmt_value(shown.get(row.id, row.computed)),
+            "difference": "" if row.difference is None or shown.get(row.id) != figures.get(row.id)
+            else fmt(row.difference, digits),
             "status": STATUS_MARK[row.status],
         })
     return pd.DataFrame(rows, columns=["figure", "paper", "computed", "difference", "status"])
 
 
-def comparison(figures: dict[str, Any], prefix: str, caption: str, labels: dict[str, str] | None = None,
-               notes: Iterable[str] = ()):
-    """Display the paper-versus-computed table of one block of figures."""
-    return html_table(comparison_frame(figures, prefix, labels), caption, index=False, notes=notes)
 
 
 def logrank_frame(test) -> pd.DataFrame:
@@ -191,3 +209,89 @@ def glue_figure(name: str, figure) -> None:
     figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
     plt.close(figure)
     glue(name, Image(data=buffer.getvalue(), format="png"), display=False)
+
+
+def note_figure(text: str):
+    """A small image that says why a figure is not shown (a glued figure must always exist)."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(7.5, 1.2))
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def _source(section, key: str):
+    return section.tables[key] if key in section.tables else section.fits.get(key)
+
+
+class ChapterPage:
+    """What one chapter shows, with its small-cell rule.
+
+    Parameters
+    ----------
+    results_path : path or None
+        The chapter's results file (from the build), or None when run on its own.
+    min_cell : int
+        Counts from 1 to min_cell - 1 are shown as '<min_cell' in the text, the tables, the
+        at-risk rows of the plots and results.json (0: off).
+    """
+
+    def __init__(self, results_path: str | Path | None = None, min_cell: int = 0):
+        self.results_path = results_path
+        self.min_cell = int(min_cell or 0)
+        self.results = Results("", results_path)
+
+    def record(self, figures: dict[str, Any], expected_prefix: str | None = None) -> dict[str, Any]:
+        """Record the figures (masked) and glue each as ``id`` and, formatted, as ``id.txt``.
+
+        Every published id under ``expected_prefix`` that was not computed is glued as 'NA', so
+        the prose renders on any cohort (an empty group, a missing column).
+        """
+        from myst_nb import glue
+
+        from analysis.published import flatten, load_published
+        from analysis.reproduction import EXTRA_IDS
+
+        shown = mask_figures(figures, self.min_cell)
+        for dotted, value in shown.items():
+            self.results.add(dotted, value)
+            text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
+            glue(f"{dotted}.txt", text, display=False)
+        if expected_prefix:
+            section = expected_prefix.split(".")[0]
+            expected = set(flatten(load_published().get(section, {}), section)) | set(EXTRA_IDS)
+            for dotted in sorted(i for i in expected if i.startswith(expected_prefix) and i not in shown):
+                glue(dotted, "NA", display=False)
+                glue(f"{dotted}.txt", "NA", display=False)
+        return shown
+
+    def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
+              counts: bool = False):
+        """An HTML table; ``counts=True`` applies the small-cell rule to its integer cells."""
+        return html_table(frame, caption, index=index, notes=notes, min_cell=self.min_cell if counts else 0)
+
+    def comparison(self, figures: dict[str, Any], prefix: str, caption: str,
+                   labels: dict[str, str] | None = None, notes: Iterable[str] = ()):
+        """The paper-versus-computed table of one block of figures."""
+        frame = comparison_frame(figures, prefix, labels, self.min_cell)
+        return html_table(frame, caption, index=False, notes=notes)
+
+    def optional(self, section, key: str, build, caption: str, **kwargs):
+        """A table built from ``section.tables[key]`` (else ``section.fits[key]``), or a note why not."""
+        from IPython.display import Markdown
+
+        source = _source(section, key)
+        if source is None:
+            reason = "; ".join(section.notes) or "the cohort does not have what it needs"
+            return Markdown(f"*{caption}: not computed ({reason}).*")
+        return self.table(build(source), caption, **kwargs)
+
+    def figure(self, name: str, section, key: str, make) -> None:
+        """Glue the plot ``make(source)`` as ``name`` (source as in :meth:`optional`), or a note."""
+        source = _source(section, key)
+        if source is None:
+            reason = "; ".join(section.notes) or "the cohort does not have what it needs"
+            glue_figure(name, note_figure(f"Not drawn: {reason}"))
+        else:
+            glue_figure(name, make(source))

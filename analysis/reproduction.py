@@ -62,6 +62,13 @@ TERM_LABELS = {
     "subsequent_systemic_therapy": "Subsequent systemic therapy",
     "soft_tissue_metastasis_at_lm": "Soft-tissue metastasis at LM diagnosis",
 }
+# Figures the chapters cite that the paper does not print (glued as NA when not computable)
+EXTRA_IDS = (
+    "cohort.followup_from_abc.reverse_km_median",
+    "cohort.followup_from_cns.reverse_km_median",
+    "outcomes.os_from_cns.test.p",
+    "outcomes.os_from_cns.L.ci",
+)
 # Cohort column -> label, for tables that come straight from a fitted model (e.g. cox.zph)
 COLUMN_LABELS = {column: TERM_LABELS[name]
                  for terms in (SITES_AT_ABC, OS_ALL_CNS_TERMS, OS_L_GROUP_TERMS)

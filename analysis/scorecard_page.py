@@ -12,7 +12,7 @@ from analysis.results import Results
 from analysis.scorecard import scorecard, totals
 
 
-def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None
+def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, min_cell: int = 0
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Totals per status (recorded as ``scorecard.<status>``) and the formatted full table."""
     counts = totals(scorecard(figures))
@@ -20,4 +20,4 @@ def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None
     results.add("total", int(counts.sum()))
     for status, n in counts.items():
         results.add(status.replace(" ", "_"), int(n))
-    return counts.rename_axis("status").to_frame("figures"), comparison_frame(figures, "")
+    return counts.rename_axis("status").to_frame("figures"), comparison_frame(figures, "", min_cell=min_cell)
