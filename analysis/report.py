@@ -277,6 +277,15 @@ class ChapterPage:
         frame = comparison_frame(figures, prefix, labels, self.min_cell)
         return html_table(frame, caption, index=False, notes=notes)
 
+    def notes(self, section):
+        """The section's notes (empty groups, models not fitted...) as a visible admonition."""
+        from IPython.display import Markdown
+
+        if not section.notes:
+            return Markdown("")
+        items = "\n".join(f"- {note}" for note in section.notes)
+        return Markdown(f"```{{note}}\nWhat this cohort could not support:\n\n{items}\n```")
+
     def optional(self, section, key: str, build, caption: str, **kwargs):
         """A table built from ``section.tables[key]`` (else ``section.fits[key]``), or a note why not."""
         from IPython.display import Markdown

@@ -141,6 +141,13 @@ def cohort_figures(cohort) -> Section:
     for g in GROUPS:
         n = int((cns["group"] == g).sum())
         section.put(f"cohort.groups.{g}", n=n, pct=_pct(n, len(cns)))
+        if n == 0:
+            section.notes.append(f"Group {g} has no patients in this cohort: its figures are not computed.")
+        elif n == 1:
+            section.notes.append(f"Group {g} has a single patient: its median is that patient's time, "
+                                 "without a confidence interval, and it adds little to any test.")
+    if not len(cns):
+        section.notes.append("No patient in this cohort has CNS metastases: the CNS analyses are not computed.")
 
     follow = data["os_from_abc"]
     section.put("cohort.followup_from_abc", median=float(follow.median()), min=float(follow.min()),

@@ -1,0 +1,83 @@
+"""The book builds on messy cohorts (made from the synthetic generator's output), in every file format.
+
+Each cohort is one kind of trouble a real data set brings: an empty group, a group of one, nobody
+dead, no CNS patients at all, optional columns missing. Each is written in one of the supported
+formats, built into a full book, and searched for leaked patient data.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.build import PROJECT_ROOT, build_book
+from conftest import assert_no_patient_data
+
+SYNTHETIC = PROJECT_ROOT / "data" / "synthetic_cohort.csv"
+REQUIRED_ONLY = ["patient_id", "abc_date", "cns_date", "last_contact_date", "vital_status", "cns_group",
+                 "age_at_abc", "age_at_cns", "lung_mets_at_abc", "liver_mets_at_abc",
+                 "soft_tissue_mets_at_abc", "bone_mets_at_abc"]
+
+
+def without_bl(d):
+    return d[d["cns_group"] != "BL"]
+
+
+def single_bl(d):
+    return d.drop(d.index[d["cns_group"] == "BL"][1:])
+
+
+def all_alive(d):
+    d = d.copy()
+    d["vital_status"], d["cause_of_death"] = "alive", ""
+    d["last_contact_date"] = d[["abc_date", "cns_date", "subsequent_systemic_start_date"]].max(axis=1)
+    return d
+
+
+def no_cns_patients(d):
+    return d[d["cns_group"] == "none"]
+
+
+def required_columns_only(d):
+    return d[REQUIRED_ONLY]
+
+
+CASES = {
+    # name: (transform, file format, a text the built book must show)
+    "no_BL_group": (without_bl, "xlsx", "Group BL has no patients"),
+    "BL_group_of_one": (single_bl, "parquet", "Group BL has a single patient"),
+    "all_censored": (all_alive, "csv", "no deaths, model not fitted"),
+    "no_CNS_patients": (no_cns_patients, "csv", "not computed"),
+    "required_columns_only": (required_columns_only, "csv", "needs the optional column"),
+}
+
+
+def write(frame: pd.DataFrame, path):
+    if path.suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    elif path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_book_builds_on_a_messy_cohort(name, tmp_path):
+    transform, suffix, expected = CASES[name]
+    base = pd.read_csv(SYNTHETIC, dtype=str, keep_default_na=False)
+    cohort = transform(base).replace({"": None})
+    source = tmp_path / f"{name}.{suffix}"
+    write(cohort, source)
+    before = source.read_bytes()
+
+    result = build_book(out=tmp_path / "out", cohort=source, log=lambda _: None)
+
+    assert source.read_bytes() == before  # the input file is never modified
+    assert result.html_index.exists()
+    pages = "".join(p.read_text(encoding="utf-8") for p in result.html_index.parent.rglob("*.html"))
+    assert expected in pages
+    results = json.loads(result.results_json.read_text())
+    assert results["cohort.n_abc"] == len(cohort)
+    assert_no_patient_data(result.out, cohort.astype("string"))
