@@ -304,3 +304,20 @@ class ChapterPage:
             glue_figure(name, note_figure(f"Not drawn: {reason}"))
         else:
             glue_figure(name, make(source))
+
+
+def glue_paper(*ids: str) -> None:
+    """Glue the paper's printed figures as ``paper.<id>`` and ``paper.<id>.txt`` for the prose.
+
+    Read from the project's copy of the published statistics; not recorded in results.json, which
+    holds computed figures only.
+    """
+    from myst_nb import glue
+
+    from analysis.published import published_value
+
+    for dotted in ids:
+        value = published_value(dotted)
+        glue(f"paper.{dotted}", value, display=False)
+        text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
+        glue(f"paper.{dotted}.txt", text, display=False)
