@@ -1,0 +1,473 @@
+"""Contingency-table tests and the Table-1 builder, matching R.
+
+- ``chi_squared``: Pearson's chi-squared test of independence as R's
+  ``chisq.test`` (``scipy.stats.chi2_contingency``; Yates' continuity
+  correction only on 2x2 tables and only when ``correct=True``).
+- ``fisher_exact``: exact Fisher-Freeman-Halton test for r x c tables by full
+  enumeration of the tables with the observed margins (column by column,
+  log-factorial weights, the last two columns joined by sorted prefix sums);
+  the p-value sums the tables whose probability is
+  <= the observed one times (1 + 1e-7), as R's ``fisher.test``. For 2x2 also
+  the conditional maximum-likelihood odds ratio and its exact interval
+  (noncentral hypergeometric, R's root finder reproduced).
+- ``kruskal_wallis`` (``scipy.stats.kruskal``, tie-corrected as R's
+  ``kruskal.test``) and ``wilcoxon_rank_sum`` (R's ``wilcox.test`` rule).
+- ``table_one``: counts (%) or median (IQR) by group, missing counts, and a
+  p-value per variable with the test named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import gammaln
+
+from analysis._checks import level_label, require_columns, sorted_levels
+
+__all__ = [
+    "TestResult",
+    "chi_squared",
+    "fisher_exact",
+    "kruskal_wallis",
+    "wilcoxon_rank_sum",
+    "crosstab",
+    "table_one",
+]
+
+# R: fisher.test's relErr
+_REL_ERR = 1 + 1e-7
+_MAX_TABLES = 20_000_000
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Result of a test: method name, statistic/df (None when not defined), p, details."""
+
+    __test__ = False  # not a pytest class
+
+    method: str
+    statistic: float | None
+    df: int | None
+    p: float
+    details: dict = field(default_factory=dict)
+
+
+def _as_counts(table) -> np.ndarray:
+    arr = np.asarray(table.to_numpy() if isinstance(table, pd.DataFrame) else table, dtype=float)
+    if arr.ndim != 2 or min(arr.shape) < 2:
+        raise ValueError(f"table: expected a 2-D table with at least 2 rows and 2 columns, got shape {arr.shape}")
+    if np.isnan(arr).any() or (arr < 0).any() or not np.all(arr == np.round(arr)):
+        raise ValueError("table: expected non-negative integer counts")
+    return arr
+
+
+def chi_squared(table, correct: bool = False) -> TestResult:
+    """Pearson's chi-squared test of independence (R ``chisq.test``).
+
+    Yates' continuity correction (|O - E| reduced by min(0.5, |O - E|)) is used
+    only for 2x2 tables and only when ``correct`` is True. ``details`` holds n,
+    dim, expected counts, min_expected and R's warning when an expected count
+    is below 5.
+    """
+    obs = _as_counts(table)
+    if (obs.sum(axis=0) == 0).any() or (obs.sum(axis=1) == 0).any():
+        raise ValueError("table: a row or column has no observations; expected counts would be 0")
+    stat, p, df, expected = stats.chi2_contingency(obs, correction=bool(correct) and obs.shape == (2, 2))
+    details = {
+        "n": int(obs.sum()),
+        "dim": list(obs.shape),
+        "expected": expected,
+        "min_expected": float(expected.min()),
+        "correct": bool(correct) and obs.shape == (2, 2),
+    }
+    if expected.min() < 5:
+        details["warnings"] = ["Chi-squared approximation may be incorrect"]
+    method = "Pearson's chi-squared" + (" with Yates' continuity correction" if details["correct"] else "")
+    return TestResult(method, float(stat), int(df), float(p), details)
+
+
+def _fisher_sum(rows: np.ndarray, cols: np.ndarray, const: float, log_threshold: float) -> tuple[float, int]:
+    """Sum of the probabilities exp(const - sum log x_ij!) of all tables with the
+    given margins whose log weight -sum log x_ij! is <= ``log_threshold``, and the
+    number of tables in total.
+
+    Full enumeration, column by column, vectorised: every partial table is a row
+    of remaining row totals with its log weight. The last two columns are joined
+    per distinct state by sorting the completions and using prefix sums, so the
+    cost is (partial tables + completions) x log, not their product.
+    """
+    rows = rows.astype(np.int64)
+    cols = cols.astype(np.int64)
+    remaining = rows[None, :]
+    weight = np.zeros(1)
+    for c in cols[:-2]:
+        comps = _compositions(int(c), rows)
+        chunk = max(1, 20_000_000 // max(1, comps.size))  # bound the memory of the comparison
+        pairs = [np.nonzero((comps[None, :, :] <= remaining[i : i + chunk, None, :]).all(axis=2))
+                 for i in range(0, len(remaining), chunk)]
+        part = np.concatenate([pp + i * chunk for i, (pp, _) in enumerate(pairs)])
+        comp = np.concatenate([cc for _, cc in pairs])
+        if len(part) > _MAX_TABLES:
+            raise ValueError(f"table too large for exact enumeration (> {_MAX_TABLES} partial tables); use chi_squared")
+        weight = weight[part] - gammaln(comps + 1).sum(axis=1)[comp]
+        remaining = remaining[part] - comps[comp]
+    last_comps = _compositions(int(cols[-2]), rows)
+    states, which = np.unique(remaining, axis=0, return_inverse=True)
+    which = which.ravel()
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(states) + 1))
+    total, count = 0.0, 0
+    for u, state in enumerate(states):
+        w = weight[order[bounds[u] : bounds[u + 1]]]
+        # the second-last column takes x, the last column what remains (must be >= 0)
+        x = last_comps[(last_comps <= state).all(axis=1)]
+        v = np.sort(-(gammaln(x + 1).sum(axis=1) + gammaln(state - x + 1).sum(axis=1)))
+        top = v[-1]  # scale so that exp() neither overflows nor loses the large terms
+        prefix = np.concatenate([[0.0], np.cumsum(np.exp(v - top))])
+        idx = np.searchsorted(v, log_threshold - w, side="right")
+        total += float(np.sum(np.exp(w + const + top) * prefix[idx]))
+        count += len(w) * len(v)
+    return total, count
+
+
+def _compositions(total: int, caps: np.ndarray) -> np.ndarray:
+    """All vectors x (as rows) with 0 <= x <= caps and sum(x) = total."""
+    if len(caps) == 1:
+        return np.array([[total]]) if total <= caps[0] else np.zeros((0, 1), dtype=np.int64)
+    rest = int(caps[1:].sum())
+    blocks = []
+    for first in range(max(0, total - rest), min(total, int(caps[0])) + 1):
+        tail = _compositions(total - first, caps[1:])
+        blocks.append(np.column_stack([np.full(len(tail), first), tail]))
+    return np.concatenate(blocks) if blocks else np.zeros((0, len(caps)), dtype=np.int64)
+
+
+def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
+    """Exact Fisher(-Freeman-Halton) test of independence for an r x c table
+    (R ``fisher.test``): enumerate every table with the observed margins; p =
+    sum of hypergeometric probabilities <= observed * (1 + 1e-7). For 2x2 the
+    details add the conditional-MLE odds ratio and its exact CI."""
+    obs = _as_counts(table)
+    obs = obs[obs.sum(axis=1) > 0][:, obs.sum(axis=0) > 0]  # R drops empty margins
+    if min(obs.shape) < 2:
+        p = 1.0
+        return TestResult("Fisher's exact", None, None, p, {"n": int(obs.sum()), "dim": list(obs.shape)})
+    rows, cols = obs.sum(axis=1), obs.sum(axis=0)
+    # enumerate along the smaller dimension's complement: fewer row states
+    if len(rows) > len(cols):
+        rows, cols, work = cols, rows, obs.T
+    else:
+        work = obs
+    n = rows.sum()
+    # P(table) = prod r_i! prod c_j! / (n! prod x_ij!) = exp(const - sum log x_ij!)
+    const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
+    log_weight_obs = -gammaln(work + 1).sum()
+    p, n_tables = _fisher_sum(rows, cols, const, log_weight_obs + np.log(_REL_ERR))
+    p = min(1.0, p)
+    details = {"n": int(n), "dim": list(obs.shape), "n_tables": int(n_tables)}
+    if obs.shape == (2, 2):
+        or_, lo, hi = _odds_ratio_cmle(obs, conf_level)
+        details.update({"odds_ratio_cmle": or_, "odds_ratio_ci": [lo, hi], "conf_level": conf_level})
+    return TestResult("Fisher's exact", None, None, p, details)
+
+
+# --- 2x2 conditional MLE odds ratio (noncentral hypergeometric) --------------------
+def _zeroin(f, ax, bx, fa, fb, tol, maxit=1000):
+    """Brent's root finder as R's ``uniroot`` runs it (R_zeroin2), reproduced so
+    the odds-ratio figures agree with R's to the last digits (R stops at
+    tol = eps^0.25, so a more precise root would *not* match R)."""
+    eps = np.finfo(float).eps
+    a, b = ax, bx
+    c, fc = a, fa
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    for _ in range(maxit + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:
+                t1 = fb / fa
+                p = cb * t1
+                q = 1.0 - t1
+            else:
+                q = fa / fc
+                t1 = fb / fc
+                t2 = fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    return b
+
+
+def _uniroot(f, lower, upper):
+    return _zeroin(f, lower, upper, f(lower), f(upper), np.finfo(float).eps ** 0.25)
+
+
+def _odds_ratio_cmle(obs, conf_level):
+    """Conditional MLE of the odds ratio and its exact two-sided CI, following
+    R ``fisher.test``: roots of the noncentral hypergeometric mean / tail
+    probabilities in psi (searched on (0, 1] and on 1/psi)."""
+    x = int(obs[0, 0])
+    m = int(obs[:, 0].sum())
+    n = int(obs[:, 1].sum())
+    k = int(obs[0, :].sum())
+    lo, hi = max(0, k - n), min(k, m)
+    support = np.arange(lo, hi + 1)
+    logdc = stats.hypergeom.logpmf(support, m + n, m, k)
+    tiny = np.finfo(float).eps
+
+    def dnhyper(ncp):
+        d = logdc + np.log(ncp) * support
+        d = np.exp(d - d.max())
+        return d / d.sum()
+
+    def mnhyper(ncp):
+        if ncp == 0:
+            return lo
+        if ncp == np.inf:
+            return hi
+        return float((support * dnhyper(ncp)).sum())
+
+    def pnhyper(q, ncp, upper_tail=False):
+        if ncp == 1:
+            return float(stats.hypergeom.sf(x - 1, m + n, m, k) if upper_tail else stats.hypergeom.cdf(x, m + n, m, k))
+        if ncp == 0:
+            return float(q <= lo if upper_tail else q >= lo)
+        if ncp == np.inf:
+            return float(q <= hi if upper_tail else q >= hi)
+        d = dnhyper(ncp)
+        return float(d[support >= q].sum() if upper_tail else d[support <= q].sum())
+
+    def mle():
+        if x == lo:
+            return 0.0
+        if x == hi:
+            return np.inf
+        mu = mnhyper(1)
+        if mu > x:
+            return _uniroot(lambda t: mnhyper(t) - x, 0.0, 1.0)
+        if mu < x:
+            return 1 / _uniroot(lambda t: mnhyper(1 / t) - x, tiny, 1.0)
+        return 1.0
+
+    alpha = (1 - conf_level) / 2
+
+    def ncp_upper():
+        if x == hi:
+            return np.inf
+        p = pnhyper(x, 1)
+        if p < alpha:
+            return _uniroot(lambda t: pnhyper(x, t) - alpha, 0.0, 1.0)
+        if p > alpha:
+            return 1 / _uniroot(lambda t: pnhyper(x, 1 / t) - alpha, tiny, 1.0)
+        return 1.0
+
+    def ncp_lower():
+        if x == lo:
+            return 0.0
+        p = pnhyper(x, 1, upper_tail=True)
+        if p > alpha:
+            return _uniroot(lambda t: pnhyper(x, t, upper_tail=True) - alpha, 0.0, 1.0)
+        if p < alpha:
+            return 1 / _uniroot(lambda t: pnhyper(x, 1 / t, upper_tail=True) - alpha, tiny, 1.0)
+        return 1.0
+
+    return float(mle()), float(ncp_lower()), float(ncp_upper())
+
+
+def _split_by_group(values, group):
+    vals = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
+    grp = pd.Series(np.asarray(group, dtype=object))
+    if len(vals) != len(grp):
+        raise ValueError(f"values has {len(vals)} entries but group has {len(grp)}; expected equal lengths")
+    keep = vals.notna() & grp.notna()
+    levels = sorted_levels(grp[keep])
+    samples = [vals[keep & (grp == lev)].to_numpy(dtype=float) for lev in levels]
+    return [level_label(v) for v in levels], samples
+
+
+def kruskal_wallis(values, group) -> TestResult:
+    """Kruskal-Wallis rank-sum test with the tie correction (R ``kruskal.test``,
+    via ``scipy.stats.kruskal``). Missing values are dropped."""
+    labels, samples = _split_by_group(values, group)
+    if len(samples) < 2:
+        raise ValueError(f"group: found {len(samples)} level(s) with data; expected at least 2")
+    stat, p = stats.kruskal(*samples)
+    return TestResult(
+        "Kruskal-Wallis", float(stat), len(samples) - 1, float(p),
+        {"groups": labels, "n": [len(s) for s in samples]},
+    )
+
+
+def wilcoxon_rank_sum(values, group) -> TestResult:
+    """Wilcoxon rank-sum (Mann-Whitney) test as R ``wilcox.test``: exact when both
+    groups have < 50 values and there are no ties, else the normal approximation
+    with tie-corrected variance and continuity correction."""
+    labels, samples = _split_by_group(values, group)
+    if len(samples) != 2:
+        raise ValueError(f"group: found {len(samples)} levels {labels}; expected exactly 2")
+    a, b = samples
+    ties = len(np.unique(np.concatenate([a, b]))) < len(a) + len(b)
+    exact = len(a) < 50 and len(b) < 50 and not ties
+    res = stats.mannwhitneyu(a, b, alternative="two-sided", use_continuity=True,
+                             method="exact" if exact else "asymptotic")
+    return TestResult("Wilcoxon rank-sum", float(res.statistic), None, float(res.pvalue),
+                      {"groups": labels, "exact": exact})
+
+
+def crosstab(df: pd.DataFrame, row: str, col: str) -> pd.DataFrame:
+    """Counts of ``row`` x ``col`` (rows with a missing value in either dropped),
+    levels in R's factor order (numeric order for numbers)."""
+    require_columns(df, [row, col])
+    data = df[[row, col]].dropna()
+    r_levels = sorted_levels(data[row])
+    c_levels = sorted_levels(data[col])
+    tab = pd.crosstab(data[row], data[col]).reindex(index=r_levels, columns=c_levels, fill_value=0)
+    tab.index = [level_label(v) for v in tab.index]
+    tab.columns = [level_label(v) for v in tab.columns]
+    tab.index.name, tab.columns.name = row, col
+    return tab
+
+
+_TEST_NAMES = {"chisq": "Pearson's chi-squared", "fisher": "Fisher's exact", "kruskal": "Kruskal-Wallis"}
+
+
+def table_one(
+    df: pd.DataFrame,
+    group: str,
+    variables,
+    tests: dict | None = None,
+    categorical=None,
+    labels: dict | None = None,
+    digits: int = 1,
+    overall: bool = True,
+) -> pd.DataFrame:
+    """Descriptive table by group ("Table 1").
+
+    Categorical variables: one row per level with "n (%)" (percent of the
+    group's non-missing values). Continuous variables: "median (Q1-Q3)"
+    (quartiles by R's default type 7). A "missing" row appears when a variable
+    has missing values. p-values: the test per variable is taken from
+    ``tests`` ({variable: "chisq" | "fisher" | "kruskal"}); otherwise
+    categorical -> Fisher's exact when any expected count is < 5, else Pearson's
+    chi-squared; continuous -> Kruskal-Wallis. The p-value sits on the
+    variable's first row with the test named in column ``test``;
+    ``result.attrs["footnotes"]`` lists the tests used.
+    Columns: variable, level, one per group (and "Overall"), p, test.
+    """
+    variables = [variables] if isinstance(variables, str) else list(variables)
+    require_columns(df, [group, *variables])
+    tests = dict(tests or {})
+    for var, name in tests.items():
+        if name not in _TEST_NAMES:
+            raise ValueError(f"tests[{var!r}] = {name!r}; expected one of {sorted(_TEST_NAMES)}")
+    labels = dict(labels or {})
+    categorical = set(categorical or [])
+    data = df[df[group].notna()]
+    g_levels = sorted_levels(data[group])
+    g_keys = [level_label(v) for v in g_levels]
+    g_col = data[group].map(level_label)
+    columns = g_keys + (["Overall"] if overall else [])
+    counts = {k: int((g_col == k).sum()) for k in g_keys}
+    rows = [dict(variable="n", level="", **{k: str(counts[k]) for k in g_keys},
+                 **({"Overall": str(len(data))} if overall else {}), p=np.nan, test="")]
+    used_tests = []
+    for var in variables:
+        ser = data[var]
+        is_cat = var in categorical or not pd.api.types.is_numeric_dtype(ser) or pd.api.types.is_bool_dtype(ser)
+        name = labels.get(var, var)
+        var_rows = []
+        if is_cat:
+            tab = crosstab(data.assign(_g=g_col), var, "_g").reindex(columns=g_keys, fill_value=0)
+            for lev in tab.index:
+                row = {"variable": name, "level": lev}
+                for k in g_keys:
+                    tot = tab[k].sum()
+                    row[k] = f"{tab.loc[lev, k]} ({100 * tab.loc[lev, k] / tot:.{digits}f}%)" if tot else "0"
+                if overall:
+                    tot = tab.to_numpy().sum()
+                    row["Overall"] = f"{tab.loc[lev].sum()} ({100 * tab.loc[lev].sum() / tot:.{digits}f}%)"
+                var_rows.append(row)
+            test = tests.get(var)
+            if test is None:
+                exp = np.outer(tab.sum(axis=1), tab.sum(axis=0)) / max(tab.to_numpy().sum(), 1)
+                test = "fisher" if (exp < 5).any() else "chisq"
+            valid = tab.loc[tab.sum(axis=1) > 0, tab.sum(axis=0) > 0]
+            if min(valid.shape) < 2:
+                p = np.nan
+            elif test == "fisher":
+                p = fisher_exact(valid).p
+            elif test == "chisq":
+                p = chi_squared(valid).p
+            else:
+                raise ValueError(f"tests[{var!r}] = 'kruskal' but {var!r} is categorical")
+        else:
+            def fmt(x):
+                x = x.dropna().to_numpy(dtype=float)
+                if len(x) == 0:
+                    return "NA"
+                q1, med, q3 = np.percentile(x, [25, 50, 75])
+                return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
+
+            row = {"variable": name, "level": "median (IQR)"}
+            for k in g_keys:
+                row[k] = fmt(ser[g_col == k])
+            if overall:
+                row["Overall"] = fmt(ser)
+            var_rows.append(row)
+            test = tests.get(var, "kruskal")
+            if test != "kruskal":
+                raise ValueError(f"tests[{var!r}] = {test!r} but {var!r} is continuous; use 'kruskal'")
+            try:
+                p = kruskal_wallis(ser, g_col).p
+            except ValueError:
+                p = np.nan
+        n_missing = int(ser.isna().sum())
+        if n_missing:
+            row = {"variable": name, "level": "missing"}
+            for k in g_keys:
+                row[k] = str(int(ser[g_col == k].isna().sum()))
+            if overall:
+                row["Overall"] = str(n_missing)
+            var_rows.append(row)
+        for r in var_rows:
+            r.setdefault("p", np.nan)
+            r.setdefault("test", "")
+        var_rows[0]["p"] = p
+        var_rows[0]["test"] = _TEST_NAMES[test]
+        used_tests.append(test)
+        rows.extend(var_rows)
+    result = pd.DataFrame(rows, columns=["variable", "level", *columns, "p", "test"])
+    notes = []
+    for t in dict.fromkeys(used_tests):
+        what = {"chisq": "Pearson's chi-squared test without continuity correction",
+                "fisher": "Fisher's exact test (Fisher-Freeman-Halton for r x c tables)",
+                "kruskal": "Kruskal-Wallis rank-sum test"}[t]
+        notes.append(f"{_TEST_NAMES[t]}: {what}.")
+    notes.append("Categorical: n (% of non-missing in the group); continuous: median (Q1-Q3).")
+    result.attrs["footnotes"] = notes
+    return result
