@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.cox import CoxModel
+from analysis.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
 from analysis.logrank import logrank_test
 from analysis.survival import KaplanMeier
 from analysis.tables import chi_squared, fisher_exact
@@ -211,10 +211,19 @@ def cox_figures(section: Section, prefix: str, fit: CoxModel, terms: dict[str, s
         section.put(f"{prefix}.{name}", **values)
 
 
-def _fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: list[str]) -> CoxModel:
+def _fit_cox(frame: pd.DataFrame, time: str, event: str, covariates: list[str],
+             notes: list[str] | None = None, label: str = "model") -> CoxModel:
+    """Ordinary Cox fit, or Firth's when the ordinary likelihood is monotone (``fit_cox(firth="auto")``).
+
+    The switch is written to ``notes`` (shown on the page) instead of a warning on stderr.
+    """
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a diverging fit must not pass silently
-        return CoxModel(ties=TIES).fit(frame, time, event, covariates)
+        warnings.simplefilter("ignore", MonotoneLikelihoodWarning)
+        fit = fit_cox(frame, time, event, covariates, ties=TIES, firth="auto")
+    if fit.method_ == "firth" and notes is not None:
+        notes.append(f"{label}: the ordinary Cox likelihood is monotone (separation), so its estimate is "
+                     "infinite; Firth-penalized estimates are shown instead.")
+    return fit
 
 
 def backgrounds_figures(cohort) -> Section:
@@ -243,8 +252,8 @@ def backgrounds_figures(cohort) -> Section:
             section.notes.append(f"{key}: no events, model not fitted")
             continue
         try:
-            fit = _fit_cox(frame, "time", "event", covariates)
-        except (Warning, ValueError, np.linalg.LinAlgError) as exc:
+            fit = _fit_cox(frame, "time", "event", covariates, section.notes, key)
+        except (ValueError, np.linalg.LinAlgError) as exc:
             section.notes.append(f"{key}: not fitted ({exc})")
             continue
         section.fits[key] = fit
@@ -378,8 +387,8 @@ def risk_factor_figures(cohort) -> Section:
             section.notes.append(f"{key}: no deaths, model not fitted")
             continue
         try:
-            fit = _fit_cox(frame, "time", "event", list(terms.values()))
-        except (Warning, ValueError, np.linalg.LinAlgError) as exc:
+            fit = _fit_cox(frame, "time", "event", list(terms.values()), section.notes, key)
+        except (ValueError, np.linalg.LinAlgError) as exc:
             section.notes.append(f"{key}: ordinary Cox fit not usable ({exc})")
             continue
         section.fits[key] = fit
