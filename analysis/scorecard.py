@@ -95,8 +95,8 @@ def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
     if kind in {"median_ci", "hr_ci", "times"}:
         if not isinstance(computed, (list, tuple)) or len(computed) != len(paper):
             return "differs", None
-        if any(c is None for c in computed):
-            return "not computable", None
+        if any(c is None or (isinstance(c, float) and math.isnan(c)) for c in computed):
+            return "not computable", None  # a limit R reports as NA
         digits = 3 if kind == "hr_ci" else _decimals(paper[0])
         diffs = [c - p for c, p in zip(computed, paper)]
         worst = max(diffs, key=abs)

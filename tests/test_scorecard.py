@@ -21,6 +21,7 @@ from analysis.scorecard import judge, kind_of, scorecard, totals
         ("median_ci", [181.0, 365.0], [190.0, 380.0], "within tolerance"),   # 5.0% and 4.1%
         ("median_ci", [181.0, 365.0], [200.0, 365.0], "differs"),            # 10.5%
         ("median_ci", [36.0, 206.0], [36.0, None], "not computable"),        # R's NA
+        ("median_ci", [36.0, 206.0], [36.0, math.nan], "not computable"),
         ("hr", 1.983, 1.9834, "exact"),
         ("hr", 1.983, 2.05, "within tolerance"),
         ("hr", 1.983, 2.2, "differs"),
