@@ -349,10 +349,15 @@ def km_plot(
     axes_height = ax.get_position().height * fig.get_figheight() * 72  # points
     line_gap = float(np.clip(1.3 * FONT_SIZE / max(axes_height, 1.0) * 1.06, 0.04, 0.25))
     label_y = _spread_labels([e[1] for e in ends], min_gap=line_gap, low=0.0, high=1.0)
-    for (x_end, _, colour, group), y in zip(ends, label_y):
-        ax.annotate(names[group], xy=(x_end, y), xytext=(5, 0), textcoords="offset points", va="center",
-                    ha="left", fontsize=FONT_SIZE, fontweight="bold", color=_text_colour(colour),
-                    annotation_clip=False, gid=f"km-label-{group}")
+    # Labels sit in the right margin, joined to their curve's end by a thin leader line, so a
+    # label never lands on another curve that ends at the same place.
+    for (x_end, y_end, colour, group), y in zip(ends, label_y):
+        ax.annotate(names[group], xy=(x_end, y_end), xycoords="data", xytext=(1.015, y),
+                    textcoords=("axes fraction", "data"), va="center", ha="left", fontsize=FONT_SIZE,
+                    fontweight="bold", color=_text_colour(colour), annotation_clip=False,
+                    arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.7, linestyle=(0, (1, 1.5)),
+                                    shrinkA=1, shrinkB=2),
+                    gid=f"km-label-{group}")
 
     ax.set_ylim(-0.02, 1.04)
     ax.set_xlim(-0.01 * x_max, x_max * 1.01)

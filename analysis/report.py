@@ -282,7 +282,7 @@ class ChapterPage:
         from IPython.display import Markdown
 
         if not section.notes:
-            return Markdown("")
+            return None  # nothing to show (an empty Markdown would print its repr)
         items = "\n".join(f"- {note}" for note in section.notes)
         return Markdown(f"```{{note}}\nWhat this cohort could not support:\n\n{items}\n```")
 
