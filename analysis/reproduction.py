@@ -120,6 +120,24 @@ def _median_ci(summary: pd.DataFrame, group: str) -> tuple[float, list[float]]:
     return float(row["median"]), [float(row["median_lower"]), float(row["median_upper"])]
 
 
+def _km_by_group(section: Section, prefix: str, key: str, time, event, groups: pd.Series,
+                 ids: tuple[str, ...] = GROUPS) -> None:
+    """KM median and CI per group under ``prefix.<group>``, and the log-rank p as ``prefix.test.p``.
+
+    The fits go to ``section.fits[key]`` and ``section.fits[key + "_logrank"]``.
+    """
+    km = _km(time, event, groups)
+    section.fits[key] = km
+    for g in ids:
+        if g in km.summary_.index:
+            median, ci = _median_ci(km.summary_, g)
+            section.put(f"{prefix}.{g}", median=median, ci=ci)
+    if groups.nunique() > 1:
+        test = logrank_test(time, event, groups)
+        section.put(f"{prefix}.test", p=float(test.p))
+        section.fits[f"{key}_logrank"] = test
+
+
 def has(cohort, analysis: str) -> bool:
     """Whether the cohort file has the columns an analysis of schema.yaml needs."""
     return not cohort.switched_off_note(analysis)
@@ -232,17 +250,9 @@ def backgrounds_figures(cohort) -> Section:
     section = Section()
     cns = _cns(data)
     if len(cns):
-        groups = _group_labels(cns)
-        km = _km(cns["time_abc_to_cns"], np.ones(len(cns), dtype=int), groups)
-        section.fits["time_abc_to_cns"] = km
-        for g in GROUPS:
-            if g in km.summary_.index:
-                median, ci = _median_ci(km.summary_, g)
-                section.put(f"backgrounds.time_abc_to_cns_by_group.{g}", median=median, ci=ci)
-        if groups.nunique() > 1:
-            test = logrank_test(cns["time_abc_to_cns"], np.ones(len(cns), dtype=int), groups)
-            section.put("backgrounds.time_abc_to_cns_by_group.test", p=float(test.p))
-            section.fits["time_abc_to_cns_logrank"] = test
+        # every CNS patient had the event: the time to CNS diagnosis is never censored here
+        _km_by_group(section, "backgrounds.time_abc_to_cns_by_group", "time_abc_to_cns",
+                     cns["time_abc_to_cns"], np.ones(len(cns), dtype=int), _group_labels(cns))
 
     covariates = list(SITES_AT_ABC.values())
     # Every term is recorded; the paper prints only bone for the LM model.
@@ -332,29 +342,12 @@ def outcomes_figures(cohort) -> Section:
     cns = _cns(data)
     if len(cns):
         _count(section, "outcomes.deaths_at_cutoff", cns["death"] == 1, len(cns))
-        groups = _group_labels(cns)
-        km = _km(cns["os_from_cns"], cns["death"], groups)
-        section.fits["os_from_cns"] = km
-        for g in GROUPS:
-            if g in km.summary_.index:
-                median, ci = _median_ci(km.summary_, g)
-                section.put(f"outcomes.os_from_cns.{g}", median=median, ci=ci)
-        if groups.nunique() > 1:
-            test = logrank_test(cns["os_from_cns"], cns["death"], groups)
-            section.put("outcomes.os_from_cns.test", p=float(test.p))
-            section.fits["os_from_cns_logrank"] = test
+        _km_by_group(section, "outcomes.os_from_cns", "os_from_cns", cns["os_from_cns"], cns["death"],
+                     _group_labels(cns))
 
     labels = _group_labels(data).replace({"none": "no_cns"})
-    km = _km(data["os_from_abc"], data["death"], labels)
-    section.fits["os_from_abc"] = km
-    for g in (*GROUPS, "no_cns"):
-        if g in km.summary_.index:
-            median, ci = _median_ci(km.summary_, g)
-            section.put(f"outcomes.os_from_abc.{g}", median=median, ci=ci)
-    if labels.nunique() > 1:
-        test = logrank_test(data["os_from_abc"], data["death"], labels)
-        section.put("outcomes.os_from_abc.test", p=float(test.p))
-        section.fits["os_from_abc_logrank"] = test
+    _km_by_group(section, "outcomes.os_from_abc", "os_from_abc", data["os_from_abc"], data["death"], labels,
+                 ids=(*GROUPS, "no_cns"))
 
     if len(cns) and has(cohort, "cause_of_death"):
         dead = cns[cns["death"] == 1]
