@@ -27,6 +27,7 @@ EXPECTED = {
     "book/critique": ["An impossible confidence interval"],
     "book/methods": ["Conventions used for every figure", "choices where the paper is ambiguous"],
     "book/data_dictionary": ["Columns of a cohort file"],
+    "book/calibration": ["Calibration targets by status", "Every calibration target"],
     "book/rerun": ["not a valid date", "unknown category", "min_cell"],
 }
 
