@@ -1,0 +1,248 @@
+"""Cause of death as competing risks: Aalen-Johansen cumulative incidence and cause-specific Cox models.
+
+The paper compares the share of deaths from CNS progression between the groups with a chi-squared
+test among the patients who died. That share ignores *when* the deaths happened and the patients
+still alive. With competing causes the textbook tools are:
+
+- the **cumulative incidence function** (CIF) of each cause, estimated by the Aalen-Johansen
+  estimator: CIF_k(t) = sum over death times t_j <= t of S(t_j-) d_kj / n_j, where S is the
+  all-cause Kaplan-Meier curve, d_kj the deaths from cause k at t_j and n_j the number at risk.
+  The CIFs of all causes add up to 1 - S(t). (1 - KM of one cause, censoring the others,
+  overstates that cause's incidence.)
+- **cause-specific hazards**: a Cox model for deaths from one cause, deaths from other causes
+  censored. It compares the rate of that cause among the patients still alive.
+
+The estimator is written out here (a few lines) because lifelines' ``AalenJohansenFitter``
+breaks tied times by random jitter, so it matches the textbook estimator only on untied data;
+the tests check both facts.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from analysis._checks import as_groups, as_time, level_label, sorted_levels
+from analysis.cox import CoxModel
+from analysis.tables import chi_squared
+
+__all__ = [
+    "CAUSES",
+    "cause_codes",
+    "aalen_johansen",
+    "cif_at",
+    "cause_specific_cox",
+    "chi_squared_among_deaths",
+    "cif_plot",
+]
+
+# Cause code -> label. 0 is censored (alive at last contact).
+CAUSES = {1: "CNS progression", 2: "Other causes"}
+_CAUSE_OF = {"cns_progression": 1, "extracranial_progression": 2, "other": 2}
+
+
+def cause_codes(data: pd.DataFrame) -> pd.Series:
+    """0 alive (censored), 1 death from CNS progression, 2 death from any other cause.
+
+    A death without a recorded cause is an error: it cannot be assigned to either cause.
+    """
+    dead = data["death"] == 1
+    cause = data["cause_of_death"].astype(object)
+    unknown = dead & cause.isna()
+    if unknown.any():
+        raise ValueError(f"cause_of_death: missing for {int(unknown.sum())} patient(s) who died; "
+                         f"expected one of {sorted(_CAUSE_OF)}")
+    unexpected = sorted({str(v) for v in cause[dead] if v not in _CAUSE_OF})
+    if unexpected:
+        raise ValueError(f"cause_of_death: found {unexpected}; expected one of {sorted(_CAUSE_OF)}")
+    codes = cause.map(_CAUSE_OF).where(dead, 0)
+    return codes.astype(int)
+
+
+def aalen_johansen(time, cause, group=None) -> pd.DataFrame:
+    """Aalen-Johansen estimate of the cumulative incidence of each cause, per group.
+
+    Parameters
+    ----------
+    time : array-like of non-negative times
+    cause : array-like of integers, 0 = censored, k > 0 = event of cause k
+    group : array-like or None
+
+    Returns
+    -------
+    DataFrame with one row per group and distinct time: group, time, n_risk, n_event (all causes),
+    surv (all-cause Kaplan-Meier), and ``cif_<k>`` for each cause k present.
+    """
+    t = as_time(time)
+    c = np.asarray(cause)
+    if len(c) != len(t):
+        raise ValueError(f"cause has {len(c)} values but time has {len(t)}; expected equal lengths")
+    if not np.isin(c, np.arange(0, 100)).all():
+        raise ValueError(f"cause: expected integer codes 0 (censored), 1, 2, ...; found {sorted(set(c.tolist()))[:5]}")
+    c = c.astype(int)
+    causes = sorted(k for k in set(c.tolist()) if k > 0)
+    if group is None:
+        labels, order = np.array(["all"] * len(t), dtype=object), ["all"]
+    else:
+        labels = as_groups(group)
+        order = [level_label(v) for v in sorted_levels(pd.Series(group))]
+    blocks = []
+    for g in order:
+        m = labels == g
+        times, inv = np.unique(t[m], return_inverse=True)
+        n_total = np.bincount(inv, minlength=len(times))
+        n_risk = m.sum() - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+        d = {k: np.bincount(inv, weights=(c[m] == k), minlength=len(times)) for k in causes}
+        d_all = sum(d.values()) if causes else np.zeros(len(times))
+        surv = np.cumprod(1 - d_all / n_risk)
+        surv_before = np.concatenate([[1.0], surv[:-1]])
+        block = pd.DataFrame({"group": g, "time": times, "n_risk": n_risk, "n_event": d_all.astype(int),
+                              "surv": surv})
+        for k in causes:
+            block[f"cif_{k}"] = np.cumsum(surv_before * d[k] / n_risk)
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def cif_at(table: pd.DataFrame, times) -> pd.DataFrame:
+    """The step functions of :func:`aalen_johansen` read at ``times`` (value at the last time <= t).
+
+    Columns: group, time, and the ``cif_<k>`` columns (0 before the first time).
+    """
+    cif_columns = [col for col in table.columns if col.startswith("cif_")]
+    rows = []
+    for g, block in table.groupby("group", sort=False):
+        idx = np.searchsorted(block["time"].to_numpy(), np.asarray(times, dtype=float), side="right") - 1
+        for when, i in zip(times, idx):
+            row = {"group": g, "time": when}
+            for col in cif_columns:
+                row[col] = 0.0 if i < 0 else float(block[col].iloc[i])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cause_specific_cox(time, cause, group, of_cause: int, ref: str = "B") -> CoxModel:
+    """Cox model of the cause-specific hazard of ``of_cause`` by group (others censored), Efron ties.
+
+    The group is a factor with reference level ``ref``; its likelihood-ratio test (k - 1 df) is
+    in ``term_tests_`` and ``p_lr``.
+    """
+    frame = pd.DataFrame({"time": as_time(time), "event": (np.asarray(cause) == of_cause).astype(int),
+                          "group": as_groups(group)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a diverging fit must not pass silently
+        return CoxModel().fit(frame, "time", "event", ["group"], factors=["group"], ref={"group": ref})
+
+
+def chi_squared_among_deaths(cause, group):
+    """The paper's test: CNS progression vs other causes among the patients who died, by group
+    (Pearson chi-squared without continuity correction). Returns (counts table, TestResult)."""
+    cause = np.asarray(cause)
+    dead = cause > 0
+    table = pd.crosstab(pd.Series(as_groups(group)[dead], name="group"),
+                        pd.Series(np.where(cause[dead] == 1, CAUSES[1], CAUSES[2]), name="cause"))
+    return table, chi_squared(table)
+
+
+def cif_plot(table: pd.DataFrame, xlabel: str = "Days since diagnosis of CNS metastases"):
+    """Cumulative incidence curves: one panel per cause, one step line per group (Okabe-Ito colours,
+    distinct line styles, so the curves stay apart in grey print)."""
+    import matplotlib.pyplot as plt
+
+    from analysis.plots import LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, FONT_SIZE
+
+    causes = [int(col.split("_")[1]) for col in table.columns if col.startswith("cif_")]
+    fig, axes = plt.subplots(1, len(causes), figsize=(7.5, 3.6), sharey=True, squeeze=False)
+    groups = list(dict.fromkeys(table["group"]))
+    for ax, k in zip(axes[0], causes):
+        for i, g in enumerate(groups):
+            block = table[table["group"] == g]
+            x = np.concatenate([[0.0], block["time"].to_numpy()])
+            y = np.concatenate([[0.0], block[f"cif_{k}"].to_numpy()])
+            ax.step(x, y, where="post", color=OKABE_ITO[i % len(OKABE_ITO)],
+                    linestyle=LINE_STYLES[i % len(LINE_STYLES)], linewidth=1.8, label=f"Group {g}")
+        name = CAUSES.get(k, f"cause {k}")
+        ax.set_title(f"Death from {name[0].lower() + name[1:] if name.startswith('Other') else name}",
+                     fontsize=FONT_SIZE)
+        ax.set_xlabel(xlabel, fontsize=SMALL_FONT_SIZE)
+        ax.set_ylim(0, 1)
+        ax.tick_params(labelsize=SMALL_FONT_SIZE)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("Cumulative incidence", fontsize=FONT_SIZE)
+    axes[0][-1].legend(fontsize=SMALL_FONT_SIZE, frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- what the chapter shows
+GROUPS = ("B", "BL", "L")
+CIF_DAYS = (180, 365)
+
+
+def competing_risks_section(cohort):
+    """The chapter's figures, tables and notes (a :class:`analysis.reproduction.Section`).
+
+    Figures: ``competing_risks.deaths.<cause>``; ``competing_risks.cif.<group>.<cause>.d<days>``
+    (cumulative incidence, in %); ``competing_risks.cs.<cause>.<BL|L>.{hr,ci}`` (cause-specific
+    Cox, group B the reference, profile CI) and ``competing_risks.cs.<cause>.group.p`` (LR test of the group,
+    2 df); ``competing_risks.chisq.p`` (the paper's test). Cause keys: ``cns``, ``other``.
+    Tables: ``cif`` (Aalen-Johansen steps), ``cif_at``, ``cause_specific``, ``deaths``.
+    """
+    from analysis.reproduction import Section, has
+
+    section = Section()
+    keys = {1: "cns", 2: "other"}
+    for k, key in keys.items():
+        section.figures[f"competing_risks.deaths.{key}"] = float("nan")
+        for g in GROUPS:
+            for days in CIF_DAYS:
+                section.figures[f"competing_risks.cif.{g}.{key}.d{days}"] = float("nan")
+        for g in GROUPS[1:]:
+            section.put(f"competing_risks.cs.{key}.{g}", hr=float("nan"), ci=[float("nan")] * 2)
+        section.figures[f"competing_risks.cs.{key}.group.p"] = float("nan")
+    section.figures["competing_risks.chisq.p"] = float("nan")
+    if not has(cohort, "cause_of_death"):
+        section.notes.append(cohort.switched_off_note("cause_of_death"))
+        return section
+    data = cohort.data
+    cns = data[data["cns"] == 1]
+    if cns.empty or cns["death"].sum() == 0:
+        section.notes.append("Not computed: the cohort has no deaths among patients with CNS metastases.")
+        return section
+    time, cause, group = cns["os_from_cns"], cause_codes(cns), cns["group"].astype(str)
+    table = aalen_johansen(time, cause, group)
+    section.tables["cif"] = table
+    read = cif_at(table, CIF_DAYS)
+    section.tables["cif_at"] = read
+    for row in read.itertuples(index=False):
+        for k, key in keys.items():
+            value = getattr(row, f"cif_{k}", 0.0)
+            section.figures[f"competing_risks.cif.{row.group}.{key}.d{int(row.time)}"] = round(100 * value, 1)
+    for k, key in keys.items():
+        section.figures[f"competing_risks.deaths.{key}"] = int((cause == k).sum())
+    counts, test = chi_squared_among_deaths(cause, group)
+    section.tables["deaths"] = counts
+    if counts.shape[0] > 1 and counts.shape[1] > 1:
+        section.figures["competing_risks.chisq.p"] = float(test.p)
+    rows = []
+    for k, key in keys.items():
+        if (cause == k).sum() == 0 or "B" not in set(group):
+            continue
+        try:
+            fit = cause_specific_cox(time, cause, group, k, ref="B")
+        except (Warning, ValueError, np.linalg.LinAlgError) as exc:
+            section.notes.append(f"cause-specific model for {CAUSES[k].lower()} not fitted ({exc})")
+            continue
+        section.fits[key] = fit
+        section.figures[f"competing_risks.cs.{key}.group.p"] = float(fit.term_tests_.loc["group", "p"])
+        for term, row in fit.coefficients_.iterrows():
+            g = term[len("group"):]
+            ci = [float(row["hr_profile_lower"]), float(row["hr_profile_upper"])]
+            section.put(f"competing_risks.cs.{key}.{g}", hr=float(row["hr"]), ci=ci)
+            # p_lr of a factor is the test of the whole group term (2 df), the same on each row
+            rows.append({"cause": CAUSES[k], "group vs B": g, "HR": float(row["hr"]), "lower": ci[0],
+                         "upper": ci[1], "p of the group term (likelihood ratio, 2 df)": float(row["p_lr"])})
+    section.tables["cause_specific"] = pd.DataFrame(rows)
+    return section

@@ -1,0 +1,111 @@
+"""Aalen-Johansen cumulative incidence and cause-specific Cox models."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2_contingency
+
+from analysis.competing_risks import (
+    aalen_johansen,
+    cause_codes,
+    cause_specific_cox,
+    chi_squared_among_deaths,
+    cif_at,
+    cif_plot,
+)
+from analysis.survival import KaplanMeier
+
+SEED = 3
+
+
+def random_competing(n=150, seed=SEED, ties=True):
+    rng = np.random.default_rng(seed)
+    t = rng.exponential(300, n)
+    t = np.floor(t) + 1 if ties else t
+    cause = rng.choice([0, 1, 2], n, p=[0.2, 0.35, 0.45])
+    group = rng.choice(["B", "BL", "L"], n, p=[0.6, 0.2, 0.2])
+    return t, cause, group
+
+
+def test_aalen_johansen_by_hand_with_ties():
+    # t=1: 5 at risk, a cause-1 death: CIF1 = 1/5, S = 0.8
+    # t=2: 4 at risk, one death of each cause: CIF1 += 0.8/4, CIF2 = 0.8/4, S = 0.4
+    # t=3: censored; t=4: 1 at risk, a cause-2 death: CIF2 += 0.4
+    table = aalen_johansen([1, 2, 2, 3, 4], [1, 2, 1, 0, 2])
+    np.testing.assert_allclose(table["cif_1"], [0.2, 0.4, 0.4, 0.4])
+    np.testing.assert_allclose(table["cif_2"], [0.0, 0.2, 0.2, 0.6])
+    np.testing.assert_allclose(table["surv"], [0.8, 0.4, 0.4, 0.0])
+
+
+def test_cifs_add_up_to_one_minus_all_cause_kaplan_meier():
+    t, cause, group = random_competing()
+    table = aalen_johansen(t, cause, group)
+    km = KaplanMeier().fit(t, (cause > 0).astype(int), group).table_
+    np.testing.assert_allclose(table["surv"], km["surv"], rtol=1e-12)
+    np.testing.assert_allclose(table["cif_1"] + table["cif_2"], 1 - table["surv"], atol=1e-12)
+    # 1 - KM of one cause (others censored) overstates its cumulative incidence
+    naive = KaplanMeier().fit(t, (cause == 1).astype(int), group).table_
+    assert (1 - naive["surv"] >= table["cif_1"] - 1e-12).all()
+    assert (1 - naive["surv"] > table["cif_1"] + 1e-3).any()
+
+
+def test_matches_lifelines_aalen_johansen_on_untied_data():
+    from lifelines import AalenJohansenFitter
+
+    t, cause, _ = random_competing(ties=False)
+    ours = aalen_johansen(t, cause)
+    for k in (1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = AalenJohansenFitter(calculate_variance=False).fit(t, cause, event_of_interest=k)
+        theirs = ref.cumulative_density_.iloc[:, 0]
+        theirs = theirs[theirs.index > 0]
+        np.testing.assert_allclose(ours[f"cif_{k}"].to_numpy(), theirs.reindex(ours["time"]).to_numpy(),
+                                   rtol=1e-10)
+
+
+def test_cif_at_reads_the_step_function():
+    table = aalen_johansen([1, 2, 2, 3, 4], [1, 2, 1, 0, 2])
+    read = cif_at(table, [0.5, 2, 3.5, 10])
+    np.testing.assert_allclose(read["cif_1"], [0.0, 0.4, 0.4, 0.4])
+    np.testing.assert_allclose(read["cif_2"], [0.0, 0.2, 0.2, 0.6])
+
+
+def test_cause_specific_cox_matches_statsmodels_efron():
+    from statsmodels.duration.hazard_regression import PHReg
+
+    t, cause, group = random_competing()
+    fit = cause_specific_cox(t, cause, group, of_cause=1, ref="B")
+    X = np.column_stack([(group == "BL").astype(float), (group == "L").astype(float)])
+    ref = PHReg(t, X, status=(cause == 1).astype(int), ties="efron").fit()
+    np.testing.assert_allclose(fit.coefficients_.loc[["groupBL", "groupL"], "coef"], ref.params, rtol=1e-6)
+    assert fit.term_tests_.loc["group", "df"] == 2
+
+
+def test_chi_squared_among_deaths_is_pearson_without_correction():
+    t, cause, group = random_competing()
+    table, result = chi_squared_among_deaths(cause, group)
+    assert table.to_numpy().sum() == (cause > 0).sum()
+    stat, p, dof, _ = chi2_contingency(table.to_numpy(), correction=False)
+    assert result.p == pytest.approx(p, rel=1e-12) and result.df == dof
+
+
+def test_cause_codes_and_their_errors():
+    data = pd.DataFrame({"death": [1, 1, 0, 1],
+                         "cause_of_death": ["cns_progression", "other", None, "extracranial_progression"]})
+    assert cause_codes(data).tolist() == [1, 2, 0, 2]
+    with pytest.raises(ValueError, match="cause_of_death: missing for 1"):
+        cause_codes(data.assign(cause_of_death=[None, "other", None, "other"]))
+    with pytest.raises(ValueError, match="cause_of_death: found"):
+        cause_codes(data.assign(cause_of_death=["stroke", "other", None, "other"]))
+
+
+def test_cif_plot_has_a_panel_per_cause():
+    t, cause, group = random_competing()
+    fig = cif_plot(aalen_johansen(t, cause, group))
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].get_lines()) == 3
