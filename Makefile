@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Extra arguments for the build, e.g. make book ARGS="--cohort my.xlsx --out report"
 ARGS   ?=
 
-.PHONY: book test venv bench clean
+.PHONY: book test venv bench pdf clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+pdf: $(STAMP)
+	$(PY) -m analysis.pdf $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/build_time.py

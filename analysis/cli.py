@@ -15,6 +15,7 @@ COMMANDS = {
     "build": ("analysis.build", "execute the chapters with papermill and render the HTML book"),
     "validate": ("analysis.cohort", "check a cohort file against the schema and summarise it"),
     "synth": ("analysis.synth", "write the calibrated synthetic cohort (deterministic)"),
+    "pdf": ("analysis.pdf", "print the whole book to one PDF (headless system Chromium, offline)"),
     "stats": ("analysis.crosscheck", "run an analysis spec on a CSV and write R-shaped JSON"),
 }
 

@@ -1,0 +1,225 @@
+"""Export the whole book as one PDF (``make pdf``), offline.
+
+Method: render the book with Sphinx's ``singlehtml`` builder (every page in one HTML file, same
+executed notebooks as the HTML book, so nothing is re-executed when they are unchanged), open it
+in headless Chromium from the system's packages (never a downloaded browser), wait until the
+images have loaded and MathJax has typeset every formula (``MathJax.startup.promise``), then print
+it with Chromium's PDF printer (``page.pdf``, the engine behind ``--print-to-pdf``) on A4, with a
+little print CSS so that wide tables are shown whole rather than cut off at the margin.
+
+Offline: every request other than ``file:`` and ``data:`` is aborted, and the export fails if the
+page asked for one, so a PDF made without a network is the same as one made with it.
+
+Usage: ``python -m analysis.pdf [--cohort FILE] [--out DIR] [--pdf FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from analysis.build import PROJECT_ROOT, BuildError, build_book
+
+# Debian's package; CHROMIUM overrides it (e.g. /usr/bin/chromium-browser on Ubuntu).
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+# Flags for a headless, offline, container-friendly Chromium: no sandbox (CI runs as root), no GPU,
+# no background traffic to Google (updates, sync, QUIC probes), /tmp instead of a small /dev/shm.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
+# A figure printed at the book's 7.5 in width fits an A4 page with 15 mm margins.
+PAGE_FORMAT = "A4"
+MARGINS = {"top": "15mm", "bottom": "18mm", "left": "15mm", "right": "15mm"}
+FOOTER = (
+    '<div style="font-size:8px; width:100%; text-align:center; color:#444;">'
+    '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+)
+TIMEOUT_MS = 60_000
+# On paper nothing scrolls: the theme's scrolling output boxes would cut wide tables off at the right
+# margin. Let them show in full, in smaller type, breaking long identifiers inside body cells.
+PRINT_CSS = """
+@media print {
+  .cell_output, .output, figure.book-table, .table-wrapper, .pst-scrollable-table-container {
+    overflow: visible !important;
+  }
+  table { max-width: 100% !important; font-size: 8.5pt !important; }
+  td { overflow-wrap: anywhere; }
+  td, th { padding: 0.2em 0.4em !important; }
+}
+"""
+# The singlehtml builder links the search index but writes none; a printed page never searches.
+NOT_WRITTEN_BY_SINGLEHTML = ("/searchindex.js",)
+
+
+class PdfError(Exception):
+    """A problem that stops the export; its message is meant for the user as is."""
+
+
+def chromium_path() -> str:
+    """The system Chromium (``CHROMIUM`` environment variable, else Debian's path)."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or DEFAULT_CHROMIUM
+    if not Path(path).is_file():
+        raise PdfError(
+            f"Chromium not found at {path!r}: install the system package (Debian: apt-get install "
+            "chromium) or set CHROMIUM to the browser's path. No browser is downloaded."
+        )
+    return path
+
+
+def launch_chromium(playwright):
+    """Headless system Chromium through Playwright (``executable_path``, so nothing is downloaded)."""
+    return playwright.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS))
+
+
+def redirect_target(html_file: Path) -> Path:
+    """The page a Sphinx redirect stub (``<meta http-equiv="Refresh" ...>``) points to, or the file itself."""
+    text = html_file.read_text(encoding="utf-8", errors="replace")
+    match = re.search(r'http-equiv="Refresh"\s+content="\d+;\s*url=([^"]+)"', text, re.I)
+    return (html_file.parent / match.group(1)).resolve() if match else html_file
+
+
+def printable_page(index_html: Path) -> Path:
+    """The single-page book, placed where its relative links resolve.
+
+    Sphinx's ``singlehtml`` builder writes the root document (``book/index``) to ``book/index.html``
+    but writes its links (``_static/...``, ``_images/...``) relative to the output folder, so the page
+    is copied to ``<output>/print.html`` (index.html there is a redirect stub).
+    """
+    index_html = Path(index_html).resolve()
+    page = redirect_target(index_html)
+    root = index_html.parent
+    if page.parent == root:
+        return page
+    printable = root / "print.html"
+    printable.write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    return printable
+
+
+def wait_until_rendered(page) -> None:
+    """Wait for web fonts, every image, and MathJax's typesetting (when the page loads MathJax)."""
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.wait_for_function("() => [...document.images].every(img => img.complete)", timeout=TIMEOUT_MS)
+    loads_mathjax = page.evaluate(
+        "() => [...document.scripts].some(s => /mathjax/i.test(s.src || ''))"
+    )
+    if loads_mathjax:
+        page.wait_for_function(
+            "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise",
+            timeout=TIMEOUT_MS,
+        )
+        page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+
+
+def print_to_pdf(html_file: Path, pdf_file: Path) -> int:
+    """Print the single-page book whose ``index.html`` is ``html_file`` to ``pdf_file``; return its page count.
+
+    Raises PdfError when a request leaves the machine, a local file fails to load, an image is broken
+    or a formula is left untypeset.
+    """
+    from playwright.sync_api import sync_playwright
+
+    source, pdf_file = printable_page(html_file), Path(pdf_file)
+    external, failed = [], []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+
+            def guard(route):
+                # Offline by construction: nothing but local files is fetched.
+                external.append(route.request.url)
+                route.abort()
+
+            page.route(re.compile(r"^(?!file:|data:|about:|blob:)"), guard)
+            page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})")
+                    if not request.url.endswith(NOT_WRITTEN_BY_SINGLEHTML) else None)
+            page.goto(source.as_uri(), wait_until="load", timeout=TIMEOUT_MS)
+            wait_until_rendered(page)
+            page.add_style_tag(content=PRINT_CSS)
+            broken = page.evaluate(
+                "() => [...document.images].filter(i => i.naturalWidth === 0).map(i => i.src)"
+            )
+            # Sphinx wraps each formula in a .math element; MathJax puts an mjx-container inside it.
+            untypeset = page.evaluate(
+                "() => [...document.querySelectorAll('.math')]"
+                ".filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60))"
+            )
+            problems = [f"request leaving the machine: {url}" for url in external]
+            problems += [f"math not typeset: {tex}" for tex in untypeset]
+            problems += [f"failed to load: {item}" for item in failed if not item.startswith(tuple(external))]
+            problems += [f"image did not load: {src}" for src in broken]
+            if problems:
+                raise PdfError(f"{source} did not render offline:\n  " + "\n  ".join(problems))
+            pdf_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = pdf_file.with_suffix(".partial.pdf")
+            page.pdf(
+                path=str(partial), format=PAGE_FORMAT, margin=MARGINS, print_background=True,
+                display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
+            )
+            partial.replace(pdf_file)
+        finally:
+            browser.close()
+    return count_pdf_pages(pdf_file)
+
+
+def count_pdf_pages(pdf_file: Path) -> int:
+    """Pages of a PDF written by Chromium (its page objects are ``/Type /Page``, uncompressed)."""
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", Path(pdf_file).read_bytes()))
+
+
+def export_pdf(
+    out: Path | None = None,
+    cohort: Path | None = None,
+    pdf: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Build the single-page HTML book into ``out`` (default ``_build``) and print it to ``pdf``
+    (default ``<out>/book.pdf``)."""
+    out = Path(out).resolve() if out else PROJECT_ROOT / "_build"
+    pdf = Path(pdf).resolve() if pdf else out / "book.pdf"
+    chromium_path()  # fail before a long build when there is no browser
+    result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log)
+    started = time.perf_counter()
+    pages = print_to_pdf(result.html_index, pdf)
+    log(f"printed {pages} pages in {time.perf_counter() - started:.1f} s")
+    return pdf
+
+
+# --------------------------------------------------------------------------- command line
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cohort", type=Path, help="cohort file (default: the bundled synthetic cohort)")
+    parser.add_argument("--out", type=Path, help="build folder (default: _build)")
+    parser.add_argument("--pdf", type=Path, help="PDF file to write (default: <out>/book.pdf)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        pdf = export_pdf(out=args.out, cohort=args.cohort, pdf=args.pdf)
+    except (BuildError, PdfError) as exc:
+        print(f"\npdf failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"pdf:     {pdf}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.pdf", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

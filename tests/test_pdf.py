@@ -1,0 +1,71 @@
+"""``make pdf``: the single-page book printed by headless system Chromium, offline, with figures and math."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from analysis.build import build_book
+from analysis.pdf import PdfError, print_to_pdf
+from conftest import BOOK_COHORT
+
+def images_in(pdf: Path) -> int:
+    return len(re.findall(rb"/Subtype\s*/Image", pdf.read_bytes()))
+
+
+def scratch_singlehtml(folder: Path, body: str, mathjax: bool = True) -> Path:
+    """A folder laid out as Sphinx's singlehtml writes the book: a redirect stub at the top, the page
+    in book/index.html, its links relative to the top folder."""
+    vendored = Path(__file__).resolve().parents[1] / "vendor" / "mathjax"
+    (folder / "_static").mkdir(parents=True)
+    (folder / "_static" / "mathjax").symlink_to(vendored, target_is_directory=True)
+    (folder / "_images").mkdir()
+    matplotlib.image.imsave(folder / "_images" / "dot.png", np.zeros((4, 4, 3)))
+    (folder / "book").mkdir()
+    (folder / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/index.html" />')
+    (folder / "book" / "index.html").write_text(
+        "<!doctype html><html><head>"
+        + ('<script defer src="_static/mathjax/tex-svg-full.js"></script>' if mathjax else "")
+        + f"</head><body>{body}</body></html>",
+        encoding="utf-8",
+    )
+    return folder / "index.html"
+
+
+MATH = r'<span class="math notranslate nohighlight">\(\hat S(t)=\prod (1-d_i/n_i)\)</span>'
+
+
+def test_prints_figures_and_typeset_math(tmp_path):
+    body = f'<h1>Title</h1><img alt="a square" src="_images/dot.png">{MATH}'
+    index = scratch_singlehtml(tmp_path / "singlehtml", body)
+    pdf = tmp_path / "book.pdf"
+    assert print_to_pdf(index, pdf) == 1
+    assert images_in(pdf) >= 1
+
+
+def test_refuses_math_left_as_tex(tmp_path):
+    index = scratch_singlehtml(tmp_path / "singlehtml", MATH, mathjax=False)
+    with pytest.raises(PdfError, match=r"math not typeset: \\\(\\hat S"):
+        print_to_pdf(index, tmp_path / "book.pdf")
+
+
+def test_refuses_a_page_that_reaches_the_network(tmp_path):
+    index = scratch_singlehtml(tmp_path / "singlehtml", '<img alt="remote" src="https://example.org/x.png">')
+    with pytest.raises(PdfError, match=r"request leaving the machine: https://example\.org/x\.png"):
+        print_to_pdf(index, tmp_path / "book.pdf")
+    assert not (tmp_path / "book.pdf").exists()
+
+
+def test_the_book_prints_with_all_its_figures(built_book):
+    # singlehtml render of the session's build (its notebooks are already executed: nothing reruns)
+    single = build_book(out=built_book.out, cohort=BOOK_COHORT, builder="singlehtml", log=lambda _: None)
+    page = (single.html_index.parent / "book" / "index.html").read_text(encoding="utf-8")
+    figures = len(re.findall(r"<img ", page))
+    pdf = built_book.out / "book.pdf"
+    pages = print_to_pdf(single.html_index, pdf)
+    assert figures > 0 and images_in(pdf) >= figures
+    assert pages >= 20, f"only {pages} pages"  # also catches a page counter that finds nothing
