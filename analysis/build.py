@@ -141,6 +141,19 @@ def declared_parameters(chapter: Chapter) -> dict[str, dict]:
     }
 
 
+def cached_declared_parameters(chapter: Chapter, state: Path) -> dict[str, dict]:
+    """``declared_parameters``, remembered per chapter source (inspecting costs a notebook round trip)."""
+    digest = hashlib.sha256(chapter.source.read_bytes()).hexdigest()
+    cache = state / f"{chapter.key}.parameters.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved.get("source") == digest:
+            return saved["parameters"]
+    parameters = declared_parameters(chapter)
+    cache.write_text(json.dumps({"source": digest, "parameters": parameters}, sort_keys=True), encoding="utf-8")
+    return parameters
+
+
 def _scratch_notebook_path(chapter: Chapter) -> Path:
     import tempfile
 
@@ -262,11 +275,15 @@ def copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
-def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> None:
-    """Copy config, TOC and every non-chapter file of the book folders into the stage."""
+def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> bool:
+    """Copy config, TOC and every non-chapter file of the book folders into the stage.
+
+    Returns whether anything in the stage changed (copied or removed).
+    """
     chapter_sources = {c.source.resolve() for c in chapters}
+    changed = False
     for name in ("_config.yml", "_toc.yml"):
-        copy_if_changed(root / name, stage / name)
+        changed |= copy_if_changed(root / name, stage / name)
     expected = {stage / "_config.yml", stage / "_toc.yml"}
     for folder in STAGED_FOLDERS:
         for src in sorted((root / folder).rglob("*")) if (root / folder).exists() else []:
@@ -275,15 +292,17 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> None:
             if src.suffix == ".ipynb":  # executed notebooks never come from the source tree
                 continue
             dst = stage / src.relative_to(root)
-            copy_if_changed(src, dst)
+            changed |= copy_if_changed(src, dst)
             expected.add(dst)
     expected |= {stage / f"{c.docname}.ipynb" for c in chapters}
     # Remove what no longer exists in the source (a deleted page must not linger).
     for path in sorted(stage.rglob("*"), reverse=True):
         if path.is_file() and path not in expected:
             path.unlink()
+            changed = True
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    return changed
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
@@ -435,6 +454,17 @@ def validate_input(cohort: Path, log: Callable[[str], None]) -> None:
         log(f"warning: {warning}")
 
 
+def validate_once(cohort: Path, state: Path, env_fp: str, log: Callable[[str], None]) -> None:
+    """Validate the cohort unless this very file already passed with this very package code."""
+    digest = hashlib.sha256(cohort.read_bytes() + env_fp.encode()).hexdigest()
+    stamp = state / "cohort.validated"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    stamp.unlink(missing_ok=True)
+    validate_input(cohort, log)
+    stamp.write_text(digest)
+
+
 def build_book(
     root: Path = PROJECT_ROOT,
     out: Path | None = None,
@@ -455,7 +485,8 @@ def build_book(
         folder.mkdir(parents=True, exist_ok=True)
 
     chapters = find_chapters(root)
-    declared = {c.docname: declared_parameters(c) for c in chapters}
+    declared = {c.docname: cached_declared_parameters(c, state) for c in chapters}
+    env_fp = environment_fingerprint()
     given = dict(params or {})
     if cohort is not None:
         given["cohort"] = str(cohort)
@@ -467,11 +498,10 @@ def build_book(
             raise BuildError(f"cohort file not found: {cohort_path}")
         given["cohort"] = str(cohort_path)
         if validate:
-            validate_input(cohort_path, log)
+            validate_once(cohort_path, state, env_fp, log)
     per_chapter = resolve_parameters(chapters, given, declared)
 
-    env_fp = environment_fingerprint()
-    stage_static(root, stage, chapters)
+    stage_changed = stage_static(root, stage, chapters)
     jobs_to_run, outcomes = [], {}
     for chapter in chapters:
         p = dict(per_chapter[chapter.docname])
@@ -520,12 +550,18 @@ def build_book(
     merge_results(results_dir, chapters, results_json)
 
     html_dir = out / builder
+    rendered = state / f"rendered.{builder}"
+    if not jobs_to_run and not stage_changed and rendered.exists() and (html_dir / "index.html").exists():
+        log(f"nothing changed since the last {builder} render")
+        return BuildResult(out, html_dir / "index.html", results_json, ordered)
+    rendered.unlink(missing_ok=True)
     started = time.perf_counter()
     status = render_html(stage, html_dir, builder)
     if status != 0:
         raise BuildError(
             f"Jupyter Book reported warnings or errors (shown above); HTML in {html_dir} is incomplete"
         )
+    rendered.write_text("ok\n")
     log(f"rendered {builder} in {time.perf_counter() - started:.1f} s")
     return BuildResult(out, html_dir / "index.html", results_json, ordered)
 
