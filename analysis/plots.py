@@ -130,12 +130,12 @@ def _format_number(value: float, digits: int = 2) -> str:
     if np.isinf(value):
         return "\u221e" if value > 0 else "-\u221e"
     if value != 0 and abs(value) < 0.1:
-        return f"{value:.{max(digits, 2)}g}"  # 0.063, not 0.06
+        return f"{value:.{max(digits, 2)}g}"  # two significant digits for small HRs, not one
     return f"{value:.{digits}f}"
 
 
 def _format_days(value) -> str:
-    """A median in days: 295.0 -> '295', 616.5 -> '616.5'; NaN -> 'not reached'."""
+    """A median in days: a whole day without decimals, a half day with one; NaN -> 'not reached'."""
     if value is None or pd.isna(value):
         return "not reached"
     return f"{float(value):g}"

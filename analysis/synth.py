@@ -820,7 +820,7 @@ _RATES = {
     "cns_death": {"B": 0.35, "BL": 0.8, "L": 0.85},
     "other_death": 0.15,
     "abc_sites": {"lung": 0.2, "liver": 0.12, "soft_tissue": 0.25, "bone": 0.62},
-    "age65": 0.12,       # the paper's HR 1.918 with P = 0.0446 implies few (about a dozen) older patients
+    "age65": 0.12,       # the paper's age HR and its p-value imply few (about a dozen) older patients
     "subsequent_systemic_B": 0.45,
     "systemic_delay_days": (21, 90),     # start of subsequent systemic therapy after CNS diagnosis
 }
@@ -991,7 +991,7 @@ def _cns_covariates(tg: Targets, s: Times, rng: np.random.Generator) -> dict[str
     for gi, grp in enumerate(GROUPS[:2]):      # the L group's come from the batch search below
         pool = np.flatnonzero((g == gi) & (local_rt == 1) & can_have_systemic)
         count = int(sub[grp]["n"]) if grp in sub else int(round(_RATES["subsequent_systemic_B"] * len(pool)))
-        # treated patients are the longer survivors (the paper's HR of 0.128 says so strongly)
+        # treated patients are the longer survivors (the paper's subsequent-therapy HR says so strongly)
         weights = t2[pool] ** 2 / (t2[pool] ** 2).sum()
         systemic[rng.choice(pool, count, replace=False, p=weights)] = 1.0
     age65 = (rng.random(n) < _RATES["age65"]).astype(float)
