@@ -286,7 +286,12 @@ def backgrounds_figures(cohort) -> Section:
         known = cns[cns["histology"].astype(str).isin(["IDC", "ILC", "other"])]
         table = pd.crosstab(_group_labels(known), known["histology"].astype(str) == "ILC")
         if table.shape[0] > 1 and table.shape[1] > 1:
-            section.put("backgrounds.lobular_histology", p=float(fisher_exact(table).p))
+            try:
+                section.put("backgrounds.lobular_histology", p=float(fisher_exact(table).p))
+            except ValueError:  # too many tables to enumerate at registry scale
+                section.put("backgrounds.lobular_histology", p=float(chi_squared(table).p))
+                section.notes.append("Lobular histology: the table is too large for Fisher's exact test; "
+                                     "Pearson's chi-squared test is used instead.")
         section.tables["ilc"] = table
     return section
 

@@ -420,7 +420,11 @@ def table_one(
             if min(valid.shape) < 2:
                 p = np.nan
             elif test == "fisher":
-                p = fisher_exact(valid).p
+                try:
+                    p = fisher_exact(valid).p
+                except ValueError:  # too many tables to enumerate (large n): the asymptotic test
+                    test = "chisq"
+                    p = chi_squared(valid).p
             elif test == "chisq":
                 p = chi_squared(valid).p
             else:
