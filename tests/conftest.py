@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -10,6 +11,24 @@ import pandas as pd
 import pytest
 
 from analysis.build import PROJECT_ROOT, build_book
+
+# R's reference results on real and edge-case data (../shared/reference beside the repository)
+REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+R_LUNG = json.loads((REFERENCE / "lung_R.json").read_text())
+R_EDGE = json.loads((REFERENCE / "edge_R.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def lung():
+    """R's survival::lung as in the reference folder (event = 1 for death)."""
+    return pd.read_csv(REFERENCE / "lung.csv")
+
+
+@pytest.fixture(scope="session")
+def edge():
+    """The ten made-up edge-case rows of the reference folder."""
+    return pd.read_csv(REFERENCE / "edge.csv")
+
 
 # BOOK_TEST_COHORT runs the book checks on another cohort file (default: the bundled one)
 BOOK_COHORT = Path(os.environ.get("BOOK_TEST_COHORT", PROJECT_ROOT / "data" / "synthetic_cohort.csv"))

@@ -11,20 +11,12 @@ import pytest
 
 from analysis.survival import KaplanMeier
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-R_LUNG = json.loads((REFERENCE / "lung_R.json").read_text())
-R_EDGE = json.loads((REFERENCE / "edge_R.json").read_text())
+from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 REL = 1e-9
 
 
-@pytest.fixture(scope="module")
-def lung():
-    return pd.read_csv(REFERENCE / "lung.csv")
 
 
-@pytest.fixture(scope="module")
-def edge():
-    return pd.read_csv(REFERENCE / "edge.csv")
 
 
 def close(a, b, rel=REL):

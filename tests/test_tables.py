@@ -15,14 +15,9 @@ from scipy import stats
 
 from analysis.tables import chi_squared, crosstab, fisher_exact, kruskal_wallis, table_one, wilcoxon_rank_sum
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-R_LUNG = json.loads((REFERENCE / "lung_R.json").read_text())
-R_EDGE = json.loads((REFERENCE / "edge_R.json").read_text())
+from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 
 
-@pytest.fixture(scope="module")
-def lung():
-    return pd.read_csv(REFERENCE / "lung.csv")
 
 
 def test_chisq_matches_r(lung):
