@@ -87,23 +87,41 @@ class TimeVaryingCox:
 
     # ------------------------------------------------------------------ likelihood
     def _prepare(self, start, stop, event, X):
+        """Sort once so that each evaluation is a few cumulative sums: O(n log n) set-up,
+        O(n p^2) per evaluation, no (death times x rows) matrix."""
+        n, p = X.shape
         death_times = np.unique(stop[event == 1])
-        # risk and death indicator matrices (death times x rows): small data, kept dense
-        at_risk = (start[None, :] < death_times[:, None]) & (stop[None, :] >= death_times[:, None])
-        dies = (stop[None, :] == death_times[:, None]) & (event[None, :] == 1)
-        m = dies.sum(axis=1)
+        # risk set at t: rows with stop >= t, minus those with start >= t (start < stop, so the
+        # second set is inside the first); both are suffixes of a sorted order
+        self._by_stop, self._by_start = np.argsort(stop, kind="stable"), np.argsort(start, kind="stable")
+        self._stop_pos = np.searchsorted(stop[self._by_stop], death_times, side="left")
+        self._start_pos = np.searchsorted(start[self._by_start], death_times, side="left")
+        dead = np.flatnonzero(event == 1)
+        dead = dead[np.argsort(stop[dead], kind="stable")]
+        m = np.bincount(np.searchsorted(death_times, stop[dead]), minlength=len(death_times))
+        self._dead, self._dead_starts = dead, np.concatenate([[0], np.cumsum(m)[:-1]])
         rep = np.repeat(np.arange(len(death_times)), m)
         if self.ties == "efron":
             k = np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m)
             frac = k / np.repeat(m, m)
         else:
             frac = np.zeros(len(rep))
-        self._R, self._D = at_risk.astype(float), dies.astype(float)
         self._rep, self._frac = rep, frac
         self._X = X
-        self._XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)
+        # columns 1, x, x x' of every row: one weighted copy per evaluation gives S0, S1, S2
+        F = np.hstack([np.ones((n, 1)), X, (X[:, :, None] * X[:, None, :]).reshape(n, -1)])
+        # kept in reversed sort order, so a plain cumulative sum is the suffix sum
+        self._F_stop, self._F_start = F[self._by_stop[::-1]], F[self._by_start[::-1]]
+        self._F_dead = F[dead]
         self._x_death_sum = X[event == 1].sum(axis=0)
         self._n_deaths = int(event.sum())
+
+    @staticmethod
+    def _suffix_sums(F_reversed, w_reversed, positions):
+        """For each pos, the sum of w * F over the sorted rows pos, pos + 1, ..., n - 1."""
+        tail = np.cumsum(F_reversed * w_reversed[:, None], axis=0)[::-1]
+        tail = np.vstack([tail, np.zeros((1, tail.shape[1]))])
+        return tail[positions]
 
     def _evaluate(self, beta):
         """Log partial likelihood, score and information at ``beta``."""
@@ -111,16 +129,22 @@ class TimeVaryingCox:
         eta = X @ beta
         c = eta.max()
         w = np.exp(eta - c)
-        S0, S1, S2 = self._R @ w, self._R @ (w[:, None] * X), self._R @ (w[:, None] * self._XX)
-        D0, D1, D2 = self._D @ w, self._D @ (w[:, None] * X), self._D @ (w[:, None] * self._XX)
+        S = self._suffix_sums(self._F_stop, w[self._by_stop[::-1]], self._stop_pos) - \
+            self._suffix_sums(self._F_start, w[self._by_start[::-1]], self._start_pos)
+        D = np.add.reduceat(self._F_dead * w[self._dead][:, None], self._dead_starts, axis=0)
+        S0, S1, S2 = S[:, 0], S[:, 1:1 + p], S[:, 1 + p:]
+        D0, D1, D2 = D[:, 0], D[:, 1:1 + p], D[:, 1 + p:]
         rep, frac = self._rep, self._frac
         S0k = S0[rep] - frac * D0[rep]
         S1k = S1[rep] - frac[:, None] * D1[rep]
-        S2k = (S2[rep] - frac[:, None] * D2[rep]).reshape(-1, p, p)
         mu = S1k / S0k[:, None]
         ll = float(self._x_death_sum @ beta - self._n_deaths * c - np.log(S0k).sum())
         score = self._x_death_sum - mu.sum(axis=0)
-        info = (S2k / S0k[:, None, None]).sum(axis=0) - mu.T @ mu
+        # sum over pseudo risk sets of S2k / S0k, without a (pseudo sets x p x p) array
+        inv0 = 1.0 / S0k
+        a = np.bincount(rep, weights=inv0, minlength=len(S0))
+        b = np.bincount(rep, weights=frac * inv0, minlength=len(S0))
+        info = (a @ S2 - b @ D2).reshape(p, p) - mu.T @ mu
         return ll, score, info
 
     def _maximize(self, beta0, free, max_iter=100, tol=1e-10):
