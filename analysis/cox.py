@@ -241,7 +241,7 @@ class CoxModel:
             self.term_tests_ = pd.DataFrame(columns=["stat", "df", "p"])
             table["p_lr"] = np.nan
         self.coefficients_ = table
-        self.concordance_ = self._concordance(design.X @ res.beta)
+        self.__dict__.pop("_concordance_value", None)  # computed on first use (an O(n log n) pass)
         return self
 
     @staticmethod
@@ -346,15 +346,25 @@ class CoxModel:
             out.append(result)
         return out[0], out[1]
 
-    def _concordance(self, eta):
-        """Harrell's C and its infinitesimal-jackknife standard error as R's coxph
-        reports them (pairs within strata; a censoring tied with a death counts
-        as later; tied risk scores count 1/2): see :mod:`analysis._concordance`."""
-        from analysis._concordance import concordance
+    @property
+    def concordance_(self) -> float:
+        """Harrell's C as R's coxph reports it: pairs within strata; a censoring tied with a death
+        counts as later; tied risk scores count 1/2 (see :mod:`analysis._concordance`).
+        Computed on first access."""
+        return self._concordance_pair()[0]
 
-        c, se = concordance(self._time, self._event, eta, self._strata)
-        self.concordance_se_ = se
-        return c
+    @property
+    def concordance_se_(self) -> float:
+        """Infinitesimal-jackknife standard error of ``concordance_`` (R's coxph)."""
+        return self._concordance_pair()[1]
+
+    def _concordance_pair(self) -> tuple[float, float]:
+        if "_concordance_value" not in self.__dict__:
+            from analysis._concordance import concordance
+
+            eta = self._design.X @ self._res.beta
+            self._concordance_value = concordance(self._time, self._event, eta, self._strata)
+        return self._concordance_value
 
     # ------------------------------------------------------------------
     def zph(self) -> pd.DataFrame:

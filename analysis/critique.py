@@ -8,12 +8,13 @@ from typing import Any
 
 from analysis.cox import CoxModel
 from analysis.report import ChapterPage
-from analysis.reproduction import SITES_AT_ABC, TIES, risk_model_data, all_figures, backgrounds_figures
+from analysis.reproduction import SITES_AT_ABC, TIES, all_figures, all_sections, risk_model_data
 
 
 def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0) -> dict[str, Any]:
     """Compute and glue (as ``critique.*``) the numbers the critique page quotes."""
-    figures = all_figures(cohort)
+    sections = all_sections(cohort)
+    figures = all_figures(cohort, sections)
     data = cohort.data
     out: dict[str, Any] = {
         "critique.l_ci": figures.get("outcomes.os_from_cns.L.ci"),
@@ -40,7 +41,7 @@ def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0)
                                           term_tests=False)
         out["critique.bm_bone_hr_excluded"] = float(alt.coefficients_.loc[SITES_AT_ABC["bone"], "hr"])
     out["critique.lm_bone_profile"] = figures.get("backgrounds.risk_of_lm_multivariate.bone.ci")
-    lm_fit = backgrounds_figures(cohort).fits.get("risk_of_lm_multivariate")
+    lm_fit = sections["backgrounds"].fits.get("risk_of_lm_multivariate")
     if lm_fit is not None:  # the Wald interval of the same term, for the contrast
         row = lm_fit.coefficients_.loc[SITES_AT_ABC["bone"]]
         out["critique.lm_bone_wald"] = [float(row["hr_lower"]), float(row["hr_upper"])]

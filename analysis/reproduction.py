@@ -404,11 +404,16 @@ SECTIONS = {
 }
 
 
-def all_figures(cohort) -> dict[str, Any]:
+def all_sections(cohort) -> dict[str, Section]:
+    """Every section computed once, by name (callers needing both figures and fits share them)."""
+    return {name: compute(cohort) for name, compute in SECTIONS.items()}
+
+
+def all_figures(cohort, sections: dict[str, Section] | None = None) -> dict[str, Any]:
     """Every figure of every section, by id (what the scorecard and calibration compare)."""
     figures: dict[str, Any] = {}
-    for compute in SECTIONS.values():
-        figures.update(compute(cohort).figures)
+    for section in (sections or all_sections(cohort)).values():
+        figures.update(section.figures)
     return figures
 
 

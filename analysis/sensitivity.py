@@ -42,7 +42,7 @@ from analysis.reproduction import (
 )
 from analysis.scorecard import judge, kind_of
 
-__all__ = ["CONVENTIONS", "median_ci_figures", "cox_figures_under", "convention_effects", "moved_summary",
+__all__ = ["CONVENTIONS", "convention_variants", "median_ci_figures", "cox_figures_under", "convention_effects", "moved_summary",
            "figure_label", "moved_table", "sensitivity_section"]
 
 # convention -> (declared variant, alternatives)
@@ -74,10 +74,13 @@ def _km_fits(cohort) -> dict:
     return fits
 
 
-def median_ci_figures(cohort, conf_type: str) -> dict[str, Any]:
-    """Every published median CI recomputed with the band ``conf_type`` (Brookmeyer-Crowley)."""
+def median_ci_figures(cohort, conf_type: str, km_fits: dict | None = None) -> dict[str, Any]:
+    """Every published median CI recomputed with the band ``conf_type`` (Brookmeyer-Crowley).
+
+    ``km_fits`` (from ``_km_fits``) saves refitting the curves when several bands are compared.
+    """
     figures = {}
-    for key, km in _km_fits(cohort).items():
+    for key, km in (km_fits if km_fits is not None else _km_fits(cohort)).items():
         for row in km.median_ci(conf_type).itertuples(index=False):
             prefix = KM_FITS[key] if row.group == "all" else f"{KM_FITS[key]}.{row.group}"
             figures[f"{prefix}.ci"] = [float(row.lower), float(row.upper)]
@@ -104,17 +107,10 @@ def _cox_models(cohort):
             yield f"risk_factors.{key}", frame, terms
 
 
-def cox_figures_under(cohort, ties: str = "efron", intervals: str = "profile",
-                      penalty: str | None = None) -> dict[str, Any]:
-    """HR, 95% CI and p of every published Cox term under one set of conventions.
-
-    ``intervals="profile"`` reports profile-likelihood CIs and likelihood-ratio p-values,
-    ``"wald"`` Wald CIs and Wald p-values. A model that cannot be fitted (e.g. a diverging ordinary
-    fit) gives no figures.
-    """
-    if intervals not in ("profile", "wald"):
-        raise ValueError(f"intervals: expected 'profile' or 'wald', got {intervals!r}")
-    figures = {}
+def _fit_models(cohort, ties: str, penalty: str | None) -> list[tuple[str, CoxModel, dict]]:
+    """Every published Cox model fitted under ``ties`` and ``penalty``; one that cannot be fitted
+    (e.g. a diverging ordinary fit) is left out."""
+    fitted = []
     for prefix, frame, terms in _cox_models(cohort):
         try:
             with warnings.catch_warnings():
@@ -122,6 +118,15 @@ def cox_figures_under(cohort, ties: str = "efron", intervals: str = "profile",
                 fit = CoxModel(ties=ties, penalty=penalty).fit(frame, "time", "event", list(terms.values()))
         except (ValueError, np.linalg.LinAlgError):
             continue
+        fitted.append((prefix, fit, terms))
+    return fitted
+
+
+def _term_figures(fitted, intervals: str) -> dict[str, Any]:
+    if intervals not in ("profile", "wald"):
+        raise ValueError(f"intervals: expected 'profile' or 'wald', got {intervals!r}")
+    figures = {}
+    for prefix, fit, terms in fitted:
         for name, column in terms.items():
             row = fit.coefficients_.loc[column]
             if intervals == "profile":
@@ -132,6 +137,32 @@ def cox_figures_under(cohort, ties: str = "efron", intervals: str = "profile",
             figures[f"{prefix}.{name}.ci"] = ci
             figures[f"{prefix}.{name}.p"] = p
     return figures
+
+
+def cox_figures_under(cohort, ties: str = "efron", intervals: str = "profile",
+                      penalty: str | None = None) -> dict[str, Any]:
+    """HR, 95% CI and p of every published Cox term under one set of conventions.
+
+    ``intervals="profile"`` reports profile-likelihood CIs and likelihood-ratio p-values,
+    ``"wald"`` Wald CIs and Wald p-values. A model that cannot be fitted (e.g. a diverging ordinary
+    fit) gives no figures.
+    """
+    if intervals not in ("profile", "wald"):
+        raise ValueError(f"intervals: expected 'profile' or 'wald', got {intervals!r}")
+    return _term_figures(_fit_models(cohort, ties, penalty), intervals)
+
+
+def convention_variants(cohort) -> dict[str, dict[str, dict[str, Any]]]:
+    """convention -> variant -> the affected figures, each curve and model fitted once."""
+    km_fits = _km_fits(cohort)
+    ordinary = _fit_models(cohort, "efron", None)
+    declared = _term_figures(ordinary, "profile")
+    return {
+        "median_ci": {v: median_ci_figures(cohort, v, km_fits) for v in ("log", "log-log", "plain")},
+        "ties": {"efron": declared, "breslow": _term_figures(_fit_models(cohort, "breslow", None), "profile")},
+        "intervals": {"profile": declared, "wald": _term_figures(ordinary, "wald")},
+        "penalty": {"none": declared, "firth": _term_figures(_fit_models(cohort, "efron", "firth"), "profile")},
+    }
 
 
 # id prefix -> short readable name (the sensitivity tables list many figures)
@@ -167,7 +198,7 @@ def _printed(dotted: str, value: Any) -> str:
     return format_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
 
 
-def convention_effects(cohort) -> pd.DataFrame:
+def convention_effects(cohort, variants: dict | None = None) -> pd.DataFrame:
     """Every published figure that a convention touches, under the declared and each other variant.
 
     Columns: convention, variant, figure (id), paper, declared (as printed), alternative (as
@@ -175,12 +206,7 @@ def convention_effects(cohort) -> pd.DataFrame:
     paper). Figures the paper does not print are left out.
     """
     published = flatten({k: v for k, v in load_published().items() if k not in ("study", "paper_issues")})
-    variants = {
-        "median_ci": {v: median_ci_figures(cohort, v) for v in ("log", "log-log", "plain")},
-        "ties": {v: cox_figures_under(cohort, ties=v) for v in ("efron", "breslow")},
-        "intervals": {v: cox_figures_under(cohort, intervals=v) for v in ("profile", "wald")},
-        "penalty": {"none": cox_figures_under(cohort), "firth": cox_figures_under(cohort, penalty="firth")},
-    }
+    variants = variants if variants is not None else convention_variants(cohort)
     rows = []
     for convention, (declared, alternatives) in CONVENTIONS.items():
         base = variants[convention][declared]
@@ -255,7 +281,8 @@ def sensitivity_section(cohort):
     from analysis.reproduction import Section
 
     section = Section()
-    effects = convention_effects(cohort)
+    variants = convention_variants(cohort)
+    effects = convention_effects(cohort, variants)
     summary = moved_summary(effects)
     section.tables["effects"], section.tables["summary"] = effects, summary
     for convention, (_, alternatives) in CONVENTIONS.items():
@@ -268,10 +295,9 @@ def sensitivity_section(cohort):
             else:
                 section.put(key, figures=0, move=0, status_changes=0)
     for band in ("log", "log-log", "plain"):
-        ci = median_ci_figures(cohort, band).get("outcomes.os_from_cns.B.ci", [float("nan")] * 2)
+        ci = variants["median_ci"][band].get("outcomes.os_from_cns.B.ci", [float("nan")] * 2)
         section.figures[f"sensitivity.example.median_ci.{band.replace('-', '')}"] = ci
-    for label, penalty in (("ordinary", None), ("firth", "firth")):
-        hr = cox_figures_under(cohort, penalty=penalty).get("risk_factors.l_group.subsequent_systemic_therapy.hr",
-                                                            float("nan"))
+    for label, penalty in (("ordinary", "none"), ("firth", "firth")):
+        hr = variants["penalty"][penalty].get("risk_factors.l_group.subsequent_systemic_therapy.hr", float("nan"))
         section.figures[f"sensitivity.example.l_group_therapy.{label}"] = hr
     return section

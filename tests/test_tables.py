@@ -139,3 +139,9 @@ def test_invalid_tables():
         chi_squared([[1, -1], [2, 3]])
     with pytest.raises(ValueError, match="2 rows and 2 columns"):
         fisher_exact([[1, 2, 3]])
+
+
+def test_fisher_refuses_tables_whose_enumeration_grows_with_the_square_of_n():
+    # a registry-sized 3 x 2 table (n = 23,975): millions of tables; the book falls back to chi-squared
+    with pytest.raises(ValueError, match="too large for exact enumeration"):
+        fisher_exact([[15964, 829], [1961, 1131], [2199, 1891]])
