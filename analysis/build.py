@@ -11,7 +11,10 @@ The pipeline (``python -m analysis build``):
 4. Execute each chapter with papermill into a staging folder, unless a content hash of its
    source, its parameters, the ``analysis`` package, the input data and the library versions is
    unchanged since the last successful run (``--force`` re-executes). Failures of all chapters
-   are collected and reported together.
+   are collected and reported together. Each worker process keeps one kernel and runs its
+   chapters in it one after another (:class:`ChapterRunner`): the scientific stack is imported
+   once per worker, not once per chapter; every chapter starts with a cleared namespace in its
+   own folder, and its executed notebook is the same as a fresh kernel would give.
 5. Merge the per-chapter ``results/*.json`` into ``results.json`` (sorted keys, so the same
    inputs give the same bytes).
 6. Render the staged book with ``execute_notebooks: off``, warnings as errors, nitpicky, keep
@@ -31,7 +34,6 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -336,31 +338,115 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -> ChapterOutcome:
-    """Run one chapter with papermill; never raises: a failure is returned as an outcome."""
+# Run first in a reused kernel: forget the previous chapter's names and figures, and work in the
+# chapter's folder, so the chapter sees what a fresh kernel started there would show it.
+_FRESH_START = """\
+%reset -f
+import gc as _gc, os as _os, sys as _sys
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+_os.chdir({folder!r})
+_gc.collect()
+del _gc, _os, _sys
+"""
+_FRESH_START_TAG = "book-fresh-start"
+
+
+def _shared_kernel_engine():
+    """A papermill engine that runs a notebook in an already started kernel and leaves it running.
+
+    Papermill's own engine starts a kernel per notebook; importing the scientific stack then costs
+    about as much as a small chapter. Reusing one kernel per worker pays it once.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class SharedKernelEngine(NBClientEngine):
+        kernel_manager = None  # set by ChapterRunner
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            client = PapermillNotebookClient(
+                nb_man, km=cls.kernel_manager, kernel_name=kernel_name, timeout=execution_timeout,
+                startup_timeout=start_timeout, log_output=log_output, stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:  # the kernel stays; this notebook's connection to it goes
+                    client.kc.stop_channels()
+
+    papermill_engines.register("book-shared-kernel", SharedKernelEngine)
+    return SharedKernelEngine
+
+
+class ChapterRunner:
+    """Executes chapters one after another in one kernel (restarted only if it dies).
+
+    Each chapter starts with a cell that clears the namespace and changes to the chapter's folder;
+    that cell is removed from the executed notebook and execution counts are renumbered from 1,
+    so the staged notebook is the same whichever chapters ran before it in this kernel.
+    """
+
+    def __init__(self, kernel: str = "python3"):
+        self.kernel = kernel
+        self.engine = _shared_kernel_engine()
+        self.km = None
+
+    def _ensure_kernel(self):
+        if self.km is not None and self.km.is_alive():
+            return
+        self.close()
+        self.km = _ipc_kernel_manager()(kernel_name=self.kernel)
+        self.km.start_kernel()
+        self.engine.kernel_manager = self.km
+
+    def run(self, chapter: Chapter, params: dict, output: Path) -> ChapterOutcome:
+        self._ensure_kernel()
+        return execute_chapter(chapter, params, output, self.kernel, engine="book-shared-kernel")
+
+    def close(self):
+        if self.km is not None:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:  # already gone: nothing to clean
+                pass
+            self.km = None
+
+
+def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str,
+                    engine: str | None = None) -> ChapterOutcome:
+    """Run one chapter with papermill; never raises: a failure is returned as an outcome.
+
+    ``engine="book-shared-kernel"`` runs it in :class:`ChapterRunner`'s kernel; by default
+    papermill starts a kernel for it.
+    """
     import jupytext
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     start = time.perf_counter()
     nb = jupytext.read(chapter.source)
+    code_cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    shared = engine == "book-shared-kernel"
+    if shared:
+        fresh = nbformat.v4.new_code_cell(_FRESH_START.format(folder=str(chapter.source.parent)))
+        fresh.metadata["tags"] = [_FRESH_START_TAG, "remove-cell"]
+        nb.cells.insert(0, fresh)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial.ipynb")
+    options = {"engine_name": engine} if shared else {
+        "cwd": str(chapter.source.parent), "kernel_manager_class": _ipc_kernel_manager()}
     try:
         executed = papermill.execute_notebook(
-            nb,
-            str(partial),
-            parameters=params,
-            kernel_name=kernel,
-            cwd=str(chapter.source.parent),
-            progress_bar=False,
-            log_output=False,
-            report_mode=False,
-            kernel_manager_class=_ipc_kernel_manager(),
+            nb, str(partial), parameters=params, kernel_name=kernel, progress_bar=False,
+            log_output=False, report_mode=False, **options,
         )
     except PapermillExecutionError as exc:
         partial.unlink(missing_ok=True)
-        code_cells = [c.source for c in nb.cells if c.cell_type == "code"]
         cell = code_cells.index(exc.source) + 1 if exc.source in code_cells else None
         return ChapterOutcome(
             chapter.docname,
@@ -375,12 +461,27 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -
         return ChapterOutcome(
             chapter.docname, "failed", time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}"
         )
+    if shared:
+        executed.cells = [c for c in executed.cells
+                          if _FRESH_START_TAG not in c.get("metadata", {}).get("tags", [])]
+        _renumber_executions(executed)
     _hide_injected_parameters(executed)
-    import nbformat
-
     nbformat.write(executed, str(partial))
     partial.replace(output)
     return ChapterOutcome(chapter.docname, "executed", time.perf_counter() - start)
+
+
+def _renumber_executions(nb) -> None:
+    """Execution counts 1, 2, ... as in a fresh kernel (a reused kernel keeps counting)."""
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for out in cell.get("outputs", []):
+            if "execution_count" in out:
+                out["execution_count"] = count
 
 
 def _hide_injected_parameters(nb) -> None:
@@ -391,9 +492,55 @@ def _hide_injected_parameters(nb) -> None:
             tags.append("remove-cell")
 
 
-def _run_one(job: tuple) -> ChapterOutcome:
-    chapter, params, output, kernel = job
-    return execute_chapter(chapter, params, output, kernel)
+def _chapter_worker(jobs, done, kernel: str) -> None:
+    """A worker process: one kernel, chapters taken from ``jobs`` until a None arrives."""
+    runner = ChapterRunner(kernel)
+    try:
+        while (job := jobs.get()) is not None:
+            index, chapter, params, output = job
+            done.put((index, runner.run(chapter, params, output)))
+    finally:
+        runner.close()
+
+
+def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: str,
+                 report: Callable[[int, ChapterOutcome], None]) -> list[ChapterOutcome]:
+    """Execute the chapters on ``workers`` processes, each with its own kernel reused across chapters.
+
+    Chapters are handed out in order as workers become free; ``report(index, outcome)`` is called
+    as each finishes (the progress the user sees). Returns the outcomes in the order of ``jobs``.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no state forked from the build
+    queue, done = context.Queue(), context.Queue()
+    for index, (chapter, params, output) in enumerate(jobs):
+        queue.put((index, chapter, params, output))
+    workers = max(1, min(workers, len(jobs)))
+    for _ in range(workers):
+        queue.put(None)
+    processes = [context.Process(target=_chapter_worker, args=(queue, done, kernel), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    outcomes: list[ChapterOutcome | None] = [None] * len(jobs)
+    try:
+        for _ in range(len(jobs)):
+            while True:
+                try:
+                    index, outcome = done.get(timeout=1.0)
+                    break
+                except Exception:  # queue.Empty: check that the workers are still there
+                    if not any(p.is_alive() for p in processes) and done.empty():
+                        raise BuildError("the chapter workers stopped unexpectedly") from None
+            outcomes[index] = outcome
+            report(index, outcome)
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+    return outcomes
 
 
 # --------------------------------------------------------------------------- results.json
@@ -523,17 +670,22 @@ def build_book(
 
     if jobs_to_run:
         workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_to_run)))
-        log(f"executing {len(jobs_to_run)} chapter(s) with papermill ({workers} at a time)")
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            runs = pool.map(_run_one, [job[:4] for job in jobs_to_run])
-            for job, outcome in zip(jobs_to_run, runs):
-                chapter, digest = job[0], job[4]
-                outcomes[chapter.docname] = outcome
-                if outcome.status == "executed":
-                    (state / f"{chapter.key}.sha256").write_text(digest)
-                    log(f"  {chapter.docname:<28} executed in {outcome.seconds:5.1f} s")
-                else:
-                    log(f"  {chapter.docname:<28} FAILED after {outcome.seconds:5.1f} s")
+        log(f"executing {len(jobs_to_run)} chapter(s) with papermill ({workers} kernel(s), reused)")
+        finished = 0
+
+        def report(index: int, outcome: ChapterOutcome) -> None:
+            nonlocal finished
+            finished += 1
+            chapter, digest = jobs_to_run[index][0], jobs_to_run[index][4]
+            outcomes[chapter.docname] = outcome
+            progress = f"[{finished:>{len(str(len(jobs_to_run)))}}/{len(jobs_to_run)}]"
+            if outcome.status == "executed":
+                (state / f"{chapter.key}.sha256").write_text(digest)
+                log(f"  {progress} {chapter.docname:<34} executed in {outcome.seconds:5.1f} s")
+            else:
+                log(f"  {progress} {chapter.docname:<34} FAILED after {outcome.seconds:5.1f} s")
+
+        run_chapters([job[:3] for job in jobs_to_run], workers, kernel, report)
 
     ordered = [outcomes[c.docname] for c in chapters]
     failed = [o for o in ordered if o.status == "failed"]

@@ -32,6 +32,8 @@ How it works, and why:
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import datetime as dt
 import io
 import sys
@@ -813,15 +815,33 @@ def _validate_raw(raw: _RawTable, report: ValidationReport, today: dt.date) -> V
     return report
 
 
+# The last cohort loaded, by file content: the build runs several chapters in one kernel, and each
+# chapter loads the same file; it is validated once and every caller gets its own copy of the data.
+_LAST_LOADED: dict[tuple, Cohort] = {}
+
+
 def load_cohort(path: str | Path, *, today: dt.date | None = None) -> Cohort:
     """Validate a cohort file and return it typed, with derived columns.
+
+    A file whose bytes were validated before in this process (same path, same day) is not
+    validated again; the returned ``data`` is always a fresh copy.
 
     Raises
     ------
     CohortValidationError
         When the file has any error; its ``str()`` is the full report (all problems).
     """
-    return _cohort_from_report(validate_cohort(path, today=today))
+    path = Path(path)
+    if not path.is_file():
+        return _cohort_from_report(validate_cohort(path, today=today))
+    key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest(), today or dt.date.today())
+    if key not in _LAST_LOADED:
+        cohort = _cohort_from_report(validate_cohort(path, today=today))
+        _LAST_LOADED.clear()  # one cohort at a time: registry files are large
+        _LAST_LOADED[key] = cohort
+    cached = _LAST_LOADED[key]
+    return dataclasses.replace(cached, data=cached.data.copy(), warnings=list(cached.warnings),
+                               available=list(cached.available), missing_optional=list(cached.missing_optional))
 
 
 def cohort_from_frame(frame: pd.DataFrame, *, name: str = "data frame", today: dt.date | None = None) -> Cohort:

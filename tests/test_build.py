@@ -154,3 +154,39 @@ def test_deleted_page_does_not_linger_in_the_stage(book, tmp_path):
 def test_values_take_the_type_of_the_declared_default(raw, default, expected):
     value = convert_value("p", raw, default)
     assert value == expected and type(value) is type(expected)
+
+
+def test_chapters_sharing_a_kernel_start_clean_in_their_own_folder(book, tmp_path):
+    # jobs=1: both chapters run in one reused kernel, the fixture chapter first
+    probe = book / "book" / "sub" / "probe.md"
+    probe.parent.mkdir()
+    header = (book / "book" / "chapter.md").read_text().split("# Fixture chapter")[0]
+    probe.write_text(header + '''# Probe
+
+```{code-cell} ipython3
+:tags: [parameters, remove-cell]
+results_path = None
+```
+
+```{code-cell} ipython3
+import os
+from analysis.results import Results
+
+left_over = sorted(n for n in ("results", "rows", "pd", "greeting") if n in globals())
+probe = Results("probe", results_path)
+probe.add("left_over", ", ".join(left_over) or "none")
+probe.add("folder", os.path.basename(os.getcwd()))
+```
+''')
+    toc = book / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: book/sub/probe\n")
+    out = tmp_path / "out"
+    quiet_build(book, out)
+    results = results_of(out)
+    assert results["fixture.rows"] > 0  # the fixture chapter ran (first) and defined those names
+    assert results["probe.left_over"] == "none"
+    assert results["probe.folder"] == "sub"
+    executed = json.loads((out / "stage" / "book" / "sub" / "probe.ipynb").read_text())
+    counts = [c["execution_count"] for c in executed["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+    assert not any("reset" in "".join(c["source"]) for c in executed["cells"])
