@@ -39,7 +39,10 @@ __all__ = [
 
 # R: fisher.test's relErr
 _REL_ERR = 1 + 1e-7
-_MAX_TABLES = 20_000_000
+# Exact enumeration is bounded so that refusing (and falling back to chi-squared) takes well under a
+# second and at most a few hundred MB; R's fisher.test refuses such tables too (FEXACT workspace).
+_MAX_PAIRS = 50_000_000  # partial tables x fillings of the next column compared
+_MAX_TABLES = 5_000_000
 _MAX_JOIN = 5_000_000  # about 0.5 s of the final join; a 2 x 3 table with n = 24,000 needs 12 million
 
 
@@ -106,6 +109,9 @@ def _fisher_sum(rows: np.ndarray, cols: np.ndarray, const: float, log_threshold:
     weight = np.zeros(1)
     for c in cols[:-2]:
         comps = _compositions(int(c), rows)
+        if len(remaining) * len(comps) > _MAX_PAIRS:  # refuse before the work, not after it
+            raise ValueError(f"table too large for exact enumeration ({len(remaining)} partial tables x "
+                             f"{len(comps)} column fillings > {_MAX_PAIRS}); use chi_squared")
         chunk = max(1, 20_000_000 // max(1, comps.size))  # bound the memory of the comparison
         pairs = [np.nonzero((comps[None, :, :] <= remaining[i : i + chunk, None, :]).all(axis=2))
                  for i in range(0, len(remaining), chunk)]

@@ -145,3 +145,9 @@ def test_fisher_refuses_tables_whose_enumeration_grows_with_the_square_of_n():
     # a registry-sized 3 x 2 table (n = 23,975): millions of tables; the book falls back to chi-squared
     with pytest.raises(ValueError, match="too large for exact enumeration"):
         fisher_exact([[15964, 829], [1961, 1131], [2199, 1891]])
+
+
+def test_fisher_refuses_a_wide_table_before_enumerating_it():
+    # 5 x 3, n = 300 (ECOG by group in a 1,000-patient cohort): ~10^8 partial tables
+    with pytest.raises(ValueError, match=r"partial tables x \d+ column fillings"):
+        fisher_exact([[54, 5, 1], [66, 8, 7], [45, 14, 19], [12, 3, 9], [8, 3, 7]])
