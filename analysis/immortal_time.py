@@ -87,19 +87,25 @@ class TimeVaryingCox:
 
     # ------------------------------------------------------------------ likelihood
     def _prepare(self, start, stop, event, X):
-        """Sort once so that each evaluation is a few cumulative sums: O(n log n) set-up,
-        O(n p^2) per evaluation, no (death times x rows) matrix."""
+        """Sort once so that each evaluation is a few bucket sums: O(n log n) set-up, O(n p^2) per
+        evaluation, no (death times x rows) matrix."""
         n, p = X.shape
         death_times = np.unique(stop[event == 1])
+        # columns 1, x, x x' of every row (as rows of F): one weighted pass gives S0, S1, S2
+        F = np.vstack([np.ones(n), X.T, (X[:, :, None] * X[:, None, :]).reshape(n, -1).T])
         # risk set at t: rows with stop >= t, minus those with start >= t (start < stop, so the
         # second set is inside the first); both are suffixes of a sorted order
-        self._by_stop, self._by_start = np.argsort(stop, kind="stable"), np.argsort(start, kind="stable")
-        self._stop_pos = np.searchsorted(stop[self._by_stop], death_times, side="left")
-        self._start_pos = np.searchsorted(start[self._by_start], death_times, side="left")
+        self._sorted = []
+        for times in (stop, start):
+            order = np.argsort(times, kind="stable")
+            pos = np.searchsorted(times[order], death_times, side="left")
+            ends = np.append(pos[1:], n)
+            # F in that order, with a zero column at n (reduceat may point there)
+            self._sorted.append((order, pos, pos == ends, np.hstack([F[:, order], np.zeros((len(F), 1))])))
         dead = np.flatnonzero(event == 1)
         dead = dead[np.argsort(stop[dead], kind="stable")]
         m = np.bincount(np.searchsorted(death_times, stop[dead]), minlength=len(death_times))
-        self._dead, self._dead_starts = dead, np.concatenate([[0], np.cumsum(m)[:-1]])
+        self._dead, self._dead_starts, self._F_dead = dead, np.concatenate([[0], np.cumsum(m)[:-1]]), F[:, dead]
         rep = np.repeat(np.arange(len(death_times)), m)
         if self.ties == "efron":
             k = np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m)
@@ -108,20 +114,17 @@ class TimeVaryingCox:
             frac = np.zeros(len(rep))
         self._rep, self._frac = rep, frac
         self._X = X
-        # columns 1, x, x x' of every row: one weighted copy per evaluation gives S0, S1, S2
-        F = np.hstack([np.ones((n, 1)), X, (X[:, :, None] * X[:, None, :]).reshape(n, -1)])
-        # kept in reversed sort order, so a plain cumulative sum is the suffix sum
-        self._F_stop, self._F_start = F[self._by_stop[::-1]], F[self._by_start[::-1]]
-        self._F_dead = F[dead]
         self._x_death_sum = X[event == 1].sum(axis=0)
         self._n_deaths = int(event.sum())
 
     @staticmethod
-    def _suffix_sums(F_reversed, w_reversed, positions):
-        """For each pos, the sum of w * F over the sorted rows pos, pos + 1, ..., n - 1."""
-        tail = np.cumsum(F_reversed * w_reversed[:, None], axis=0)[::-1]
-        tail = np.vstack([tail, np.zeros((1, tail.shape[1]))])
-        return tail[positions]
+    def _suffix_sums(w, order, pos, empty, F_sorted):
+        """For each death time d, the sum of w * F over the sorted rows pos[d], ..., n - 1:
+        sums over the buckets between consecutive death times, accumulated from the last."""
+        weights = np.append(w[order], 0.0)
+        buckets = np.add.reduceat(F_sorted * weights, pos, axis=1)
+        buckets[:, empty] = 0.0  # an empty bucket: reduceat returned the element at its start
+        return np.cumsum(buckets[:, ::-1], axis=1)[:, ::-1]
 
     def _evaluate(self, beta):
         """Log partial likelihood, score and information at ``beta``."""
@@ -129,9 +132,9 @@ class TimeVaryingCox:
         eta = X @ beta
         c = eta.max()
         w = np.exp(eta - c)
-        S = self._suffix_sums(self._F_stop, w[self._by_stop[::-1]], self._stop_pos) - \
-            self._suffix_sums(self._F_start, w[self._by_start[::-1]], self._start_pos)
-        D = np.add.reduceat(self._F_dead * w[self._dead][:, None], self._dead_starts, axis=0)
+        (stop_sorted, start_sorted) = self._sorted
+        S = (self._suffix_sums(w, *stop_sorted) - self._suffix_sums(w, *start_sorted)).T
+        D = np.add.reduceat(self._F_dead * w[self._dead], self._dead_starts, axis=1).T
         S0, S1, S2 = S[:, 0], S[:, 1:1 + p], S[:, 1 + p:]
         D0, D1, D2 = D[:, 0], D[:, 1:1 + p], D[:, 1 + p:]
         rep, frac = self._rep, self._frac
@@ -292,21 +295,20 @@ def counting_process_data(data: pd.DataFrame, adjust=ADJUSTMENT) -> pd.DataFrame
     Therapy started on day 0 makes the whole follow-up treated; therapy started on the last day
     (s = T) leaves the patient untreated (a treated interval of zero length carries no risk).
     """
-    frame = _cns_frame(data, adjust)
-    rows = []
-    for record in frame.itertuples(index=False):
-        base = {"id": record.id, **{c: getattr(record, c) for c in adjust}}
-        end = max(record.time, ZERO_DAY)
-        s = record.start_day
-        if np.isnan(s) or s >= record.time:
-            rows.append({**base, "start": 0.0, "stop": end, "death": record.death, "treated": 0.0})
-        elif s <= 0:
-            rows.append({**base, "start": 0.0, "stop": end, "death": record.death, "treated": 1.0})
-        else:
-            rows.append({**base, "start": 0.0, "stop": s, "death": 0, "treated": 0.0})
-            rows.append({**base, "start": s, "stop": end, "death": record.death, "treated": 1.0})
+    frame = _cns_frame(data, adjust).reset_index(drop=True)
+    end = frame["time"].clip(lower=ZERO_DAY)
+    s = frame["start_day"]
+    split = s.notna() & (s > 0) & (s < frame["time"])  # (0, s] untreated, then (s, T] treated
+    whole = pd.DataFrame({"id": frame["id"], **{c: frame[c] for c in adjust}, "start": 0.0, "stop": end,
+                          "death": frame["death"], "treated": (s.notna() & (s <= 0)).astype(float)})
+    whole.loc[split, "stop"] = s[split]
+    whole.loc[split, "death"] = 0
+    whole.loc[split, "treated"] = 0.0
+    treated = whole[split].assign(start=s[split], stop=end[split], death=frame.loc[split, "death"], treated=1.0)
+    # each patient's rows together, untreated interval first (a stable sort keeps that order)
+    rows = pd.concat([whole, treated]).sort_index(kind="stable").reset_index(drop=True)
     columns = ["id", "start", "stop", "death", "treated", *adjust]
-    return pd.DataFrame(rows, columns=columns)
+    return rows[columns]
 
 
 def landmark_data(data: pd.DataFrame, landmark: float, adjust=ADJUSTMENT) -> pd.DataFrame:
