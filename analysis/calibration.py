@@ -1,10 +1,11 @@
 """Calibration report: every figure of the paper next to what a cohort file gives, and whether it matches.
 
-``calibration_report(cohort)`` recomputes each target of ``data/published-statistics.yaml`` with the
-project's own statistics (``analysis.survival.KaplanMeier``: R's median rule, Greenwood variance, log
-band, Brookmeyer-Crowley inversion; ``analysis.logrank``; ``analysis.cox.CoxModel``: Efron ties,
-likelihood-ratio term tests, profile-likelihood CIs; ``analysis.tables``: chi-squared without continuity
-correction, Fisher-Freeman-Halton exact test) on a cohort loaded with ``analysis.cohort``.
+``calibration_report(cohort)`` judges each target of ``data/published-statistics.yaml`` against the
+figure the book computes for it (:func:`analysis.reproduction.all_figures`, under the book's declared
+methods: R's median rule, log band and Brookmeyer-Crowley median CIs, Efron ties, likelihood-ratio term
+tests and profile-likelihood CIs, chi-squared without continuity correction, Fisher-Freeman-Halton), so
+the generator is accepted on exactly the numbers the chapters print. The paper's qualitative findings
+(e.g. "BL and L poorer than B") are checked here from the cohort's group means.
 
 One row per target: ``id`` (dotted path into the YAML; confidence limits split as ``.ci.lower`` and
 ``.ci.upper``), ``paper`` (as printed), ``achieved``, ``rule`` (the tolerance), ``status`` (one of
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
+from analysis.reproduction import SITES_AT_ABC
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PUBLISHED_PATH = DATA_DIR / "published-statistics.yaml"
@@ -132,47 +135,31 @@ def _as_cohort(cohort):
     raise TypeError(f"cohort: expected a path, a DataFrame or an analysis.cohort.Cohort, got {type(cohort).__name__}")
 
 
-def _km_rows(rows, pub_id, node, km_row, issue_upper=None, ci=None, assumption=None):
-    rows.exact(f"{pub_id}.median", node["median"], km_row["median"])
+def _km_rows(rows, figures, pub_id, node, issue_upper=None, ci=None, assumption=None):
+    rows.exact(f"{pub_id}.median", node["median"], figures.get(f"{pub_id}.median"))
     lower, upper = ci if ci is not None else node["ci"]
+    got_lower, got_upper = figures.get(f"{pub_id}.ci") or (None, None)
     rule = f"exact (else within {TOLERANCES['km_ci']:.0%})"
-    rows.relative(f"{pub_id}.ci.lower", lower, km_row["median_lower"], TOLERANCES["km_ci"], rule,
-                  assumption=assumption)
-    rows.relative(f"{pub_id}.ci.upper", upper, km_row["median_upper"], TOLERANCES["km_ci"], rule,
+    rows.relative(f"{pub_id}.ci.lower", lower, got_lower, TOLERANCES["km_ci"], rule, assumption=assumption)
+    rows.relative(f"{pub_id}.ci.upper", upper, got_upper, TOLERANCES["km_ci"], rule,
                   issue=issue_upper, assumption=assumption)
 
 
-def _fit_cox(df, time, event, covariates):
-    """CoxModel (Efron, LR term tests, profile CIs), or the error message when the fit is impossible."""
-    import warnings
-
-    from analysis.cox import CoxModel
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return CoxModel().fit(df, time, event, covariates)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
-        return f"Cox model could not be fitted: {error}"
-
-
-def _cox_rows(rows, pub_id, node, fit, term, with_ci=True):
-    if isinstance(fit, str):
+def _cox_rows(rows, figures, notes, pub_id, node, with_ci=True):
+    hr = figures.get(f"{pub_id}.hr")
+    if hr is None or not np.isfinite(hr):
+        why = "; ".join(notes) or "the model could not be fitted"
         for key in ("hr", "ci.lower", "ci.upper", "p") if (with_ci and "ci" in node) else ("hr", "p"):
             printed = node["hr"] if key == "hr" else node["p"] if key == "p" else node["ci"][key == "ci.upper"]
-            rows.add(f"{pub_id}.{key}", printed, "NA", "see the tolerances", DIFFERS, fit)
+            rows.add(f"{pub_id}.{key}", printed, "NA", "see the tolerances", DIFFERS, why)
         return
-    if term not in fit.coefficients_.index or not np.isfinite(fit.coefficients_.loc[term, "hr"]):
-        rows.add(f"{pub_id}.hr", node["hr"], "NA", "see the tolerances", DIFFERS, f"no finite estimate for {term}")
-        return
-    coef = fit.coefficients_.loc[term]
-    hr_rule = f"within {TOLERANCES['hr']:.0%} relative"
-    rows.relative(f"{pub_id}.hr", node["hr"], float(coef["hr"]), TOLERANCES["hr"], hr_rule)
+    rows.relative(f"{pub_id}.hr", node["hr"], hr, TOLERANCES["hr"], f"within {TOLERANCES['hr']:.0%} relative")
     if with_ci and "ci" in node:
         ci_rule = f"within {TOLERANCES['hr_ci']:.0%} relative (profile likelihood)"
-        rows.relative(f"{pub_id}.ci.lower", node["ci"][0], float(coef["hr_profile_lower"]), TOLERANCES["hr_ci"], ci_rule)
-        rows.relative(f"{pub_id}.ci.upper", node["ci"][1], float(coef["hr_profile_upper"]), TOLERANCES["hr_ci"], ci_rule)
-    rows.p_value(f"{pub_id}.p", node["p"], float(coef["p_lr"]), note="likelihood-ratio test of the term")
+        lower, upper = figures[f"{pub_id}.ci"]
+        rows.relative(f"{pub_id}.ci.lower", node["ci"][0], lower, TOLERANCES["hr_ci"], ci_rule)
+        rows.relative(f"{pub_id}.ci.upper", node["ci"][1], upper, TOLERANCES["hr_ci"], ci_rule)
+    rows.p_value(f"{pub_id}.p", node["p"], figures[f"{pub_id}.p"], note="likelihood-ratio test of the term")
 
 
 def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
@@ -184,72 +171,59 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     cohort : path, DataFrame (the raw file's columns) or ``analysis.cohort.Cohort``
     published, interpretation : paths or already-loaded dicts of the two YAML files.
     """
-    from analysis.logrank import logrank_test
-    from analysis.survival import KaplanMeier
-    from analysis.tables import chi_squared, fisher_exact
+    from analysis.reproduction import all_figures, all_sections
 
     pub = published if isinstance(published, dict) else _load(Path(published))
     interp = interpretation if isinstance(interpretation, dict) else _load(Path(interpretation))
-    data = _as_cohort(cohort).data.copy()
+    cohort = _as_cohort(cohort)
+    sections = all_sections(cohort)
+    figures = all_figures(cohort, sections)
+    data = cohort.data.copy()
     data["group"] = data["group"].astype(str)
     cns = data[data["group"] != "none"]
     rows = _Rows()
 
     # ---- cohort -------------------------------------------------------------------------------
-    n_all, n_cns = len(data), len(cns)
-    rows.exact("cohort.n_abc", pub["cohort"]["n_abc"], n_all)
+    n_cns = figures["cohort.n_cns.n"]
+    rows.exact("cohort.n_abc", pub["cohort"]["n_abc"], figures["cohort.n_abc"])
     rows.exact("cohort.n_cns.n", pub["cohort"]["n_cns"]["n"], n_cns)
-    rows.exact("cohort.n_cns.pct", pub["cohort"]["n_cns"]["pct"], 100 * n_cns / n_all)
+    rows.exact("cohort.n_cns.pct", pub["cohort"]["n_cns"]["pct"], figures["cohort.n_cns.pct"])
     for g in GROUPS:
-        k = int((data["group"] == g).sum())
+        k = figures[f"cohort.groups.{g}.n"]
         rows.exact(f"cohort.groups.{g}.n", pub["cohort"]["groups"][g]["n"], k)
-        rows.exact(f"cohort.groups.{g}.pct", pub["cohort"]["groups"][g]["pct"], 100 * k / n_cns,
+        rows.exact(f"cohort.groups.{g}.pct", pub["cohort"]["groups"][g]["pct"], figures[f"cohort.groups.{g}.pct"],
                    issue=f"{k}/{n_cns} is {100 * k / n_cns:.2f}%: the paper rounded the three shares to sum to 100%")
-    follow = data["os_from_abc"]
     fu = pub["cohort"]["followup_from_abc"]
-    reverse = KaplanMeier().fit(follow, 1 - data["death"]).summary_.loc["all", "median"]
-    rows.exact("cohort.followup_from_abc.median", fu["median"], float(np.median(follow)),
-               issue=(f"the plain median of {n_all} whole-day values is one of them and cannot end in .5 "
+    reverse = figures["cohort.followup_from_abc.reverse_km_median"]
+    rows.exact("cohort.followup_from_abc.median", fu["median"], figures["cohort.followup_from_abc.median"],
+               issue=(f"the plain median of {len(data)} whole-day values is one of them and cannot end in .5 "
                       f"(reverse Kaplan-Meier median {reverse:g} days, for information)"))
-    rows.exact("cohort.followup_from_abc.min", fu["min"], float(follow.min()))
-    rows.exact("cohort.followup_from_abc.max", fu["max"], float(follow.max()))
-    km_all = KaplanMeier().fit(cns["time_abc_to_cns"], np.ones(n_cns)).summary_.loc["all"]
-    _km_rows(rows, "cohort.time_abc_to_cns_all", pub["cohort"]["time_abc_to_cns_all"], km_all)
-    fc = pub["cohort"]["followup_from_cns"]
-    rows.exact("cohort.followup_from_cns.median", fc["median"], float(np.median(cns["os_from_cns"])))
-    rows.exact("cohort.followup_from_cns.min", fc["min"], float(cns["os_from_cns"].min()))
-    rows.exact("cohort.followup_from_cns.max", fc["max"], float(cns["os_from_cns"].max()))
+    rows.exact("cohort.followup_from_abc.min", fu["min"], figures["cohort.followup_from_abc.min"])
+    rows.exact("cohort.followup_from_abc.max", fu["max"], figures["cohort.followup_from_abc.max"])
+    _km_rows(rows, figures, "cohort.time_abc_to_cns_all", pub["cohort"]["time_abc_to_cns_all"])
+    for key in ("median", "min", "max"):
+        rows.exact(f"cohort.followup_from_cns.{key}", pub["cohort"]["followup_from_cns"][key],
+                   figures.get(f"cohort.followup_from_cns.{key}"))
 
     bl_issue = ("R's log band gives NA: with 13 uncensored times it never falls to 0.5 while S > 0; "
                 "see paper-interpretation.yaml, bl_upper_confidence_limits")
 
     # ---- backgrounds --------------------------------------------------------------------------
     bg = pub["backgrounds"]
-    km = KaplanMeier().fit(cns["time_abc_to_cns"], np.ones(n_cns), cns["group"]).summary_
     for g in GROUPS:
-        _km_rows(rows, f"backgrounds.time_abc_to_cns_by_group.{g}", bg["time_abc_to_cns_by_group"][g], km.loc[g],
+        _km_rows(rows, figures, f"backgrounds.time_abc_to_cns_by_group.{g}", bg["time_abc_to_cns_by_group"][g],
                  issue_upper=bl_issue if g == "BL" else None)
-    lr = logrank_test(cns["time_abc_to_cns"], np.ones(n_cns), cns["group"])
-    rows.p_value("backgrounds.time_abc_to_cns_by_group.test.p", bg["time_abc_to_cns_by_group"]["test"]["p"], lr.p,
-                 note="log-rank")
-
-    risk = data.copy()
-    risk["time_risk"] = np.where(risk["group"] != "none", risk["time_abc_to_cns"], risk["os_from_abc"])
-    risk["event_bm"] = risk["group"].isin(["B", "BL"]).astype(int)
-    risk["event_lm"] = (risk["group"] == "L").astype(int)
-    sites = {"lung": "lung_mets_at_abc", "liver": "liver_mets_at_abc", "soft_tissue": "soft_tissue_mets_at_abc",
-             "bone": "bone_mets_at_abc"}
-    for col in sites.values():
-        risk[col] = risk[col].astype(float)
-    bm = _fit_cox(risk, "time_risk", "event_bm", list(sites.values()))
-    for name, col in sites.items():
-        _cox_rows(rows, f"backgrounds.risk_of_bm_multivariate.{name}", bg["risk_of_bm_multivariate"][name], bm, col)
-    lm = _fit_cox(risk, "time_risk", "event_lm", list(sites.values()))
-    for name, col in sites.items():
-        if name in bg["risk_of_lm_multivariate"]:
-            _cox_rows(rows, f"backgrounds.risk_of_lm_multivariate.{name}", bg["risk_of_lm_multivariate"][name], lm, col)
-    others = [c for n, c in sites.items() if n not in bg["risk_of_lm_multivariate"]]
-    worst = float(lm.coefficients_.loc[others, "p_lr"].min()) if not isinstance(lm, str) else float("nan")
+    rows.p_value("backgrounds.time_abc_to_cns_by_group.test.p", bg["time_abc_to_cns_by_group"]["test"]["p"],
+                 figures["backgrounds.time_abc_to_cns_by_group.test.p"], note="log-rank")
+    notes = sections["backgrounds"].notes
+    for model in ("risk_of_bm_multivariate", "risk_of_lm_multivariate"):
+        for name, node in bg[model].items():
+            if isinstance(node, dict) and "hr" in node:
+                _cox_rows(rows, figures, [n for n in notes if n.startswith(model)], f"backgrounds.{model}.{name}",
+                          node)
+    others = [f"backgrounds.risk_of_lm_multivariate.{name}.p" for name in SITES_AT_ABC
+              if name not in bg["risk_of_lm_multivariate"]]
+    worst = min((figures.get(i, float("nan")) for i in others), default=float("nan"))
     rows.finding("backgrounds.risk_of_lm_multivariate.no_independent_risk_factors",
                  "no independent risk factors", worst >= 0.05, f"smallest other term p = {worst:.3g}")
 
@@ -261,22 +235,19 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     sym = by["cns_symptoms"].mean()
     rows.finding("backgrounds.cns_symptoms", bg["cns_symptoms"], sym["BL"] > sym["B"] and sym["L"] > sym["B"],
                  "symptomatic " + ", ".join(f"{g} {100 * sym[g]:.1f}%" for g in GROUPS))
-    bone_l = cns[cns["group"] == "L"]["bone_mets_at_cns"]
-    node = bg["bone_involvement_at_cns_L"]
-    rows.exact("backgrounds.bone_involvement_at_cns_L.n", node["n"], int(bone_l.sum()))
-    rows.exact("backgrounds.bone_involvement_at_cns_L.of", node["of"], len(bone_l))
-    rows.exact("backgrounds.bone_involvement_at_cns_L.pct", node["pct"], 100 * bone_l.mean())
-    skull = by["skull_mets_at_cns"].mean()
+    for key in ("n", "of", "pct"):
+        rows.exact(f"backgrounds.bone_involvement_at_cns_L.{key}", bg["bone_involvement_at_cns_L"][key],
+                   figures.get(f"backgrounds.bone_involvement_at_cns_L.{key}"))
     for g in GROUPS:
-        rows.exact(f"backgrounds.skull_involvement.{g}.pct", bg["skull_involvement"][g]["pct"], 100 * skull[g])
-    table = pd.crosstab(cns["group"], cns["skull_mets_at_cns"]).loc[list(GROUPS)]
+        rows.exact(f"backgrounds.skull_involvement.{g}.pct", bg["skull_involvement"][g]["pct"],
+                   figures.get(f"backgrounds.skull_involvement.{g}.pct"))
     rows.p_value("backgrounds.skull_involvement.test.p", bg["skull_involvement"]["test"]["p"],
-                 chi_squared(table.to_numpy()).p, note="chi-squared, no continuity correction")
+                 figures["backgrounds.skull_involvement.test.p"], note="chi-squared, no continuity correction")
     known = cns[cns["histology"].astype(str) != "unknown"]
     ilc = pd.crosstab(known["group"], known["histology"].astype(str) == "ILC").loc[list(GROUPS)]
     share = ilc[True] / ilc.sum(1)
     lob = bg["lobular_histology"]
-    rows.p_value("backgrounds.lobular_histology.p", lob["p"], fisher_exact(ilc.to_numpy()).p,
+    rows.p_value("backgrounds.lobular_histology.p", lob["p"], figures["backgrounds.lobular_histology.p"],
                  note="Fisher-Freeman-Halton exact, group x ILC among known histology")
     rows.finding("backgrounds.lobular_histology.finding", lob["finding"],
                  share["BL"] > share["B"] and share["L"] > share["B"],
@@ -287,44 +258,22 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
 
     # ---- treatments ---------------------------------------------------------------------------
     tr = pub["treatments"]
-    treat = cns["initial_cns_treatment"].astype(str)
-
-    def count_rows(base, node, mask_of_group):
-        for g, item in node.items():
-            members = cns["group"] == g
-            k = int((mask_of_group & members).sum())
-            rows.exact(f"{base}.{g}.n", item["n"], k)
-            if "of" in item:
-                rows.exact(f"{base}.{g}.of", item["of"], int(members.sum()))
-            if "pct" in item:
-                rows.exact(f"{base}.{g}.pct", item["pct"], 100 * k / int(members.sum()))
-
-    count_rows("treatments.initial_rt", tr["initial_rt"], cns["local_rt"] == 1)
-    count_rows("treatments.bsc_without_rt", tr["bsc_without_rt"], treat == "BSC")
-    csi = cns[treat == "CSI"]
+    for base in ("initial_rt", "bsc_without_rt", "systemic_before_rt", "subsequent_systemic_therapy"):
+        for g, item in tr[base].items():
+            for key in ("n", "of", "pct", "chemotherapy", "endocrine"):
+                if key in item:
+                    rows.exact(f"treatments.{base}.{g}.{key}", item[key], figures.get(f"treatments.{base}.{g}.{key}"))
     node = tr["craniospinal_irradiation"]
-    rows.exact("treatments.craniospinal_irradiation.n", node["n"], len(csi))
+    rows.exact("treatments.craniospinal_irradiation.n", node["n"], figures.get("treatments.craniospinal_irradiation.n"))
     for g, days in node["survival_days"].items():
-        got = sorted(int(v) for v in csi[csi["group"] == g]["os_from_cns"])
+        got = sorted(int(v) for v in figures.get(f"treatments.craniospinal_irradiation.survival_days.{g}") or [])
         rows.add(f"treatments.craniospinal_irradiation.survival_days.{g}", days, str(got), "exact",
                  EXACT if got == sorted(days) else DIFFERS)
     rows.exact("treatments.craniospinal_irradiation.did_not_complete", node["did_not_complete"],
-               int((csi["csi_completed"] == 0).sum()))
-    before = cns["systemic_before_rt"].astype(str)
-    for g, item in tr["systemic_before_rt"].items():
-        members = cns["group"] == g
-        k = int(((before != "none") & members).sum())
-        rows.exact(f"treatments.systemic_before_rt.{g}.n", item["n"], k)
-        for key in ("of", "pct", "chemotherapy", "endocrine"):
-            if key in item:
-                value = {"of": int(members.sum()), "pct": 100 * k / max(1, int(members.sum())),
-                         "chemotherapy": int(((before == "chemotherapy") & members).sum()),
-                         "endocrine": int(((before == "endocrine") & members).sum())}[key]
-                rows.exact(f"treatments.systemic_before_rt.{g}.{key}", item[key], value)
-    count_rows("treatments.subsequent_systemic_therapy", tr["subsequent_systemic_therapy"],
-               cns["subsequent_systemic"] == 1)
+               figures.get("treatments.craniospinal_irradiation.did_not_complete"))
     it = cns[cns["intrathecal_therapy"] == 1]
-    rows.exact("treatments.intrathecal_therapy.n", tr["intrathecal_therapy"]["n"], len(it))
+    rows.exact("treatments.intrathecal_therapy.n", tr["intrathecal_therapy"]["n"],
+               figures.get("treatments.intrathecal_therapy.n"))
     rows.add("treatments.intrathecal_therapy.group", tr["intrathecal_therapy"]["group"],
              ",".join(sorted(set(it["group"]))), "exact",
              EXACT if set(it["group"]) == {tr["intrathecal_therapy"]["group"]} else DIFFERS,
@@ -332,32 +281,27 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
 
     # ---- outcomes -----------------------------------------------------------------------------
     oc = pub["outcomes"]
-    deaths = int(cns["death"].sum())
-    rows.exact("outcomes.deaths_at_cutoff.n", oc["deaths_at_cutoff"]["n"], deaths)
-    rows.exact("outcomes.deaths_at_cutoff.of", oc["deaths_at_cutoff"]["of"], n_cns)
-    rows.exact("outcomes.deaths_at_cutoff.pct", oc["deaths_at_cutoff"]["pct"], 100 * deaths / n_cns)
-    km = KaplanMeier().fit(cns["os_from_cns"], cns["death"], cns["group"]).summary_
+    for key in ("n", "of", "pct"):
+        rows.exact(f"outcomes.deaths_at_cutoff.{key}", oc["deaths_at_cutoff"][key],
+                   figures.get(f"outcomes.deaths_at_cutoff.{key}"))
     for g in GROUPS:
         node = oc["os_from_cns"][g]
         if "ci" in node:
-            _km_rows(rows, f"outcomes.os_from_cns.{g}", node, km.loc[g], issue_upper=bl_issue if g == "BL" else None)
+            _km_rows(rows, figures, f"outcomes.os_from_cns.{g}", node, issue_upper=bl_issue if g == "BL" else None)
         else:
             lower, upper = _interp_value(interp, f"os_from_cns_{g}_ci")
             note = (f"printed {node['ci_as_printed']}: read as {lower}-{upper} "
                     f"(paper-interpretation.yaml, os_from_cns_{g}_ci)")
-            _km_rows(rows, f"outcomes.os_from_cns.{g}", node, km.loc[g], ci=(lower, upper), assumption=note)
-    km = KaplanMeier().fit(data["os_from_abc"], data["death"], data["group"]).summary_
+            _km_rows(rows, figures, f"outcomes.os_from_cns.{g}", node, ci=(lower, upper), assumption=note)
     for g in (*GROUPS, "no_cns"):
-        key = "none" if g == "no_cns" else g
-        _km_rows(rows, f"outcomes.os_from_abc.{g}", oc["os_from_abc"][g], km.loc[key],
+        _km_rows(rows, figures, f"outcomes.os_from_abc.{g}", oc["os_from_abc"][g],
                  issue_upper=bl_issue if g == "BL" else None)
-    lr = logrank_test(data["os_from_abc"], data["death"], data["group"])
-    rows.p_value("outcomes.os_from_abc.test.p", oc["os_from_abc"]["test"]["p"], lr.p,
+    rows.p_value("outcomes.os_from_abc.test.p", oc["os_from_abc"]["test"]["p"], figures["outcomes.os_from_abc.test.p"],
                  note="log-rank over B, BL, L and no CNS")
     dead = cns[cns["death"] == 1]
     cause = pd.crosstab(dead["group"], dead["cause_of_death"].astype(str) == "cns_progression").loc[list(GROUPS)]
     share = cause[True] / cause.sum(1)
-    rows.p_value("outcomes.cause_of_death.p", oc["cause_of_death"]["p"], chi_squared(cause.to_numpy()).p,
+    rows.p_value("outcomes.cause_of_death.p", oc["cause_of_death"]["p"], figures["outcomes.cause_of_death.p"],
                  note="chi-squared, group x (CNS progression vs other) among the dead")
     rows.finding("outcomes.cause_of_death.finding", oc["cause_of_death"]["finding"],
                  share["BL"] > share["B"] and share["L"] > share["B"],
@@ -365,21 +309,15 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
 
     # ---- risk factors for OS ------------------------------------------------------------------
     rf = pub["risk_factors"]
-    os_df = cns.copy()
-    for col in ("age65_at_cns", "local_rt", "subsequent_systemic", "soft_tissue_mets_at_cns"):
-        os_df[col] = os_df[col].astype(float)
-    terms = {"age_65_or_over_at_cns": "age65_at_cns", "local_rt": "local_rt",
-             "subsequent_systemic_therapy": "subsequent_systemic"}
-    fit = _fit_cox(os_df, "os_from_cns", "death", list(terms.values()))
-    rows.exact("risk_factors.all_cns.n", rf["all_cns"]["n"], getattr(fit, "n_", float("nan")))
-    for name, col in terms.items():
-        _cox_rows(rows, f"risk_factors.all_cns.{name}", rf["all_cns"][name], fit, col)
-    terms = {"soft_tissue_metastasis_at_lm": "soft_tissue_mets_at_cns", "subsequent_systemic_therapy": "subsequent_systemic"}
-    fit = _fit_cox(os_df[os_df["group"] == "L"], "os_from_cns", "death", list(terms.values()))
-    rows.exact("risk_factors.l_group.n", rf["l_group"]["n"], getattr(fit, "n_", float("nan")),
-               note=f"{getattr(fit, 'n_dropped_', 'NA')} L-group patients dropped for an unknown soft-tissue status")
-    for name, col in terms.items():
-        _cox_rows(rows, f"risk_factors.l_group.{name}", rf["l_group"][name], fit, col)
+    notes = sections["risk_factors"].notes
+    for key in ("all_cns", "l_group"):
+        fit = sections["risk_factors"].fits.get(key)
+        note = (f"{fit.n_dropped_} L-group patients dropped for an unknown soft-tissue status"
+                if key == "l_group" and fit is not None else "")
+        rows.exact(f"risk_factors.{key}.n", rf[key]["n"], figures.get(f"risk_factors.{key}.n"), note=note)
+        for name, node in rf[key].items():
+            if isinstance(node, dict) and "hr" in node:
+                _cox_rows(rows, figures, [n for n in notes if n.startswith(key)], f"risk_factors.{key}.{name}", node)
 
     report = pd.DataFrame(rows.rows, columns=["id", "paper", "achieved", "rule", "status", "note"])
     unknown_status = set(report["status"]) - set(STATUSES)
