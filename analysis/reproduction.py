@@ -68,6 +68,7 @@ EXTRA_IDS = (
     "cohort.followup_from_cns.reverse_km_median",
     "outcomes.os_from_cns.test.p",
     "outcomes.os_from_cns.L.ci",
+    "backgrounds.lobular_histology.test",  # the test used: Fisher's, or chi-squared when too large
 )
 # Cohort column -> label, for tables that come straight from a fitted model (e.g. cox.zph)
 COLUMN_LABELS = {column: TERM_LABELS[name]
@@ -287,9 +288,9 @@ def backgrounds_figures(cohort) -> Section:
         table = pd.crosstab(_group_labels(known), known["histology"].astype(str) == "ILC")
         if table.shape[0] > 1 and table.shape[1] > 1:
             try:
-                section.put("backgrounds.lobular_histology", p=float(fisher_exact(table).p))
+                section.put("backgrounds.lobular_histology", p=float(fisher_exact(table).p), test=METHODS["fisher"])
             except ValueError:  # too many tables to enumerate at registry scale
-                section.put("backgrounds.lobular_histology", p=float(chi_squared(table).p))
+                section.put("backgrounds.lobular_histology", p=float(chi_squared(table).p), test=METHODS["chisq"])
                 section.notes.append("Lobular histology: the table is too large for Fisher's exact test; "
                                      "Pearson's chi-squared test is used instead.")
         section.tables["ilc"] = table

@@ -1,0 +1,40 @@
+"""analysis.reproduction: the methods it names are the methods it used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis import reproduction
+from analysis.cohort import load_cohort
+
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "synthetic_cohort.csv"
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return load_cohort(BUNDLED)
+
+
+def test_lobular_histology_names_fishers_test(cohort):
+    section = reproduction.backgrounds_figures(cohort)
+    assert section.figures["backgrounds.lobular_histology.test"] == reproduction.METHODS["fisher"]
+
+
+def test_lobular_histology_names_chi_squared_when_the_table_is_too_large(cohort, monkeypatch):
+    def too_large(table):
+        raise ValueError("table too large for exact enumeration")
+
+    monkeypatch.setattr(reproduction, "fisher_exact", too_large)
+    section = reproduction.backgrounds_figures(cohort)
+    assert section.figures["backgrounds.lobular_histology.test"] == reproduction.METHODS["chisq"]
+    assert any("chi-squared" in note for note in section.notes)
+    assert 0 <= section.figures["backgrounds.lobular_histology.p"] <= 1
+
+
+def test_sections_computed_once_give_the_same_figures(cohort):
+    sections = reproduction.all_sections(cohort)
+    once, again = reproduction.all_figures(cohort, sections), reproduction.all_figures(cohort)
+    assert json.dumps(once, sort_keys=True) == json.dumps(again, sort_keys=True)  # NaN limits included
