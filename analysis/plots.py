@@ -43,6 +43,7 @@ __all__ = [
     "OKABE_ITO",
     "LINE_STYLES",
     "km_plot",
+    "risk_times",
     "forest_plot",
     "flow_diagram",
     "alt_text_km",
@@ -64,6 +65,11 @@ SMALL_FONT_SIZE = 9  # ticks, table cells, legends: the smallest size used
 KM_FIGSIZE = (7.5, 5.5)  # inches, with the numbers-at-risk table
 KM_FIGSIZE_NO_TABLE = (7.5, 4.5)
 CI_ALPHA = 0.15
+# At most this many censor marks per curve, one per equal slice of the time axis: beyond it the
+# marks of a large cohort merge into a solid band that hides the curve.
+MAX_CENSOR_MARKS = 120
+# Numbers-at-risk times closer than this fraction of the time axis would print on top of each other.
+MIN_TICK_GAP = 1 / 12
 TEXT_CONTRAST = 4.5  # WCAG 2 AA for normal-size text
 _DPI = 150
 
@@ -232,6 +238,38 @@ def _spread_labels(y: Sequence[float], min_gap: float, low: float, high: float) 
     return out
 
 
+def risk_times(table: pd.DataFrame, preferred: Sequence[float]) -> list[float]:
+    """Times for the numbers-at-risk table: ``preferred`` fitted to the follow-up of ``table``.
+
+    ``table`` is ``KaplanMeier.table_``. When follow-up runs beyond the last preferred time, the
+    last step is repeated to cover it; then times closer than 1/12 of the axis to the previous kept
+    one are dropped, so the counts never overprint. Only the times are chosen here; the counts come
+    from ``KaplanMeier.risk_table(times)``.
+    """
+    times = sorted(float(t) for t in preferred)
+    if not times or not len(table):
+        return times
+    x_max = float(table["time"].max())
+    step = times[-1] - times[-2] if len(times) > 1 else times[-1]
+    while step > 0 and times[-1] + step <= x_max:
+        times.append(times[-1] + step)
+    span = max(x_max, times[-1])
+    kept = [times[0]]
+    for t in times[1:]:
+        if t - kept[-1] >= MIN_TICK_GAP * span:
+            kept.append(t)
+    return kept
+
+
+def _thinned_marks(censored: pd.DataFrame, x_max: float) -> pd.DataFrame:
+    """The first censoring time in each of MAX_CENSOR_MARKS equal slices of the axis."""
+    if len(censored) <= MAX_CENSOR_MARKS or x_max <= 0:
+        return censored
+    slot = np.minimum(np.floor(censored["time"].to_numpy(dtype=float) / x_max * MAX_CENSOR_MARKS),
+                      MAX_CENSOR_MARKS - 1)
+    return censored[~pd.Series(slot, index=censored.index).duplicated()]
+
+
 def km_plot(
     table: pd.DataFrame,
     risk_table: pd.DataFrame | None = None,
@@ -268,7 +306,8 @@ def km_plot(
     ci : bool
         Shade the pointwise confidence band (``lower``/``upper``) as a step band.
     censor_marks : bool
-        Mark times with ``n_censor > 0`` by a '|' on the curve.
+        Mark times with ``n_censor > 0`` by a '|' on the curve (at most MAX_CENSOR_MARKS per curve:
+        the first censoring time in each equal slice of the axis).
     min_cell : int
         Print counts 1..min_cell-1 as ``<min_cell`` (0 stays 0); 0 disables.
     risk_columns : sequence of str
@@ -336,7 +375,7 @@ def km_plot(
             ax.fill_between(band_time, band_lower, band_upper, step="post", color=colour, alpha=CI_ALPHA,
                             linewidth=0, gid=f"km-ci-{group}")
         if censor_marks:
-            censored = rows[rows["n_censor"] > 0]
+            censored = _thinned_marks(rows[rows["n_censor"] > 0], x_max)
             ax.plot(censored["time"], censored["surv"], linestyle="none", marker="|", markersize=7,
                     markeredgewidth=1.2, color=colour, gid=f"km-censor-{group}")
         ends.append((float(points["time"].iloc[-1]), float(points["surv"].iloc[-1]), colour, group))

@@ -499,3 +499,30 @@ def test_format_p():
     assert plots.format_p(3e-6) == "<0.0001"
     assert plots.format_p("<0.01") == "<0.01"
     assert plots.format_p(np.nan) == "NA"
+
+
+def test_risk_times_keep_the_chosen_times_when_they_fit_the_follow_up():
+    table = pd.DataFrame({"time": [10.0, 400.0, 1702.0]})
+    chosen = [0, 180, 365, 730, 1095, 1460, 1825]
+    assert plots.risk_times(table, chosen) == [float(t) for t in chosen]
+
+
+def test_risk_times_extend_to_long_follow_up_and_never_crowd():
+    # follow-up to 6,027 days: the yearly step continues, and times closer than 1/12 of the axis go
+    table = pd.DataFrame({"time": [5.0, 6027.0]})
+    times = plots.risk_times(table, [0, 180, 365, 730, 1095, 1460, 1825])
+    assert times[0] == 0 and times[-1] <= 6027 and times[-1] > 6027 - 730
+    assert min(b - a for a, b in zip(times, times[1:])) >= 6027 / 12
+
+
+def test_censor_marks_are_thinned_on_a_large_cohort():
+    n = 5000
+    rows = pd.DataFrame({"group": "A", "time": np.arange(1.0, n + 1), "n_risk": np.arange(n, 0, -1),
+                         "n_event": np.tile([1, 0], n // 2), "n_censor": np.tile([0, 1], n // 2)})
+    rows["surv"] = np.cumprod(1 - rows["n_event"] / rows["n_risk"])
+    rows["lower"], rows["upper"] = rows["surv"] * 0.9, np.minimum(rows["surv"] * 1.1, 1)
+    fig = plots.km_plot(rows)
+    (marks,) = by_gid(fig, "km-censor-A")
+    assert 0 < len(marks.get_xdata()) <= plots.MAX_CENSOR_MARKS
+    (curve,) = by_gid(fig, "km-curve-A")
+    assert len(curve.get_xdata()) <= n + 2  # one vertex per distinct time, not per patient
