@@ -46,6 +46,12 @@ def fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def p_phrase(printed: str) -> str:
+    """'p = 0.0123', 'p < 0.0001' or 'p = NA' from a p-value as the book prints it."""
+    printed = printed.strip()
+    return f"p < {printed[1:].strip()}" if printed.startswith("<") else f"p = {printed}"
+
+
 def digits_for(dotted: str) -> int:
     last = dotted.rsplit(".", 1)[-1]
     if last == "hr" or ".risk_of_" in dotted or dotted.startswith("risk_factors"):
@@ -258,12 +264,16 @@ class ChapterPage:
             self.results.add(dotted, value)
             text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
             glue(f"{dotted}.txt", text, display=False)
+            if dotted.endswith(".p"):  # for prose: "p = 0.0123" or "p < 0.0001", never "p = <0.0001"
+                glue(f"{dotted}.eq", p_phrase(text), display=False)
         if expected_prefix:
             section = expected_prefix.split(".")[0]
             expected = set(flatten(load_published().get(section, {}), section)) | set(EXTRA_IDS)
             for dotted in sorted(i for i in expected if i.startswith(expected_prefix) and i not in shown):
                 glue(dotted, "NA", display=False)
                 glue(f"{dotted}.txt", "NA", display=False)
+                if dotted.endswith(".p"):
+                    glue(f"{dotted}.eq", p_phrase("NA"), display=False)
         return shown
 
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
