@@ -669,6 +669,13 @@ def build_book(
             jobs_to_run.append((chapter, p, executed, kernel, digest))
 
     if jobs_to_run:
+        # Longest first (by the last run's time; never-timed chapters first, in book order), so a
+        # long chapter does not start last while the other kernels sit idle.
+        def last_seconds(job) -> float:
+            timing = state / f"{job[0].key}.seconds"
+            return float(timing.read_text()) if timing.exists() else float("inf")
+
+        jobs_to_run.sort(key=last_seconds, reverse=True)  # stable: ties keep book order
         workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_to_run)))
         log(f"executing {len(jobs_to_run)} chapter(s) with papermill ({workers} kernel(s), reused)")
         finished = 0
@@ -681,6 +688,7 @@ def build_book(
             progress = f"[{finished:>{len(str(len(jobs_to_run)))}}/{len(jobs_to_run)}]"
             if outcome.status == "executed":
                 (state / f"{chapter.key}.sha256").write_text(digest)
+                (state / f"{chapter.key}.seconds").write_text(f"{outcome.seconds:.2f}\n")
                 log(f"  {progress} {chapter.docname:<34} executed in {outcome.seconds:5.1f} s")
             else:
                 log(f"  {progress} {chapter.docname:<34} FAILED after {outcome.seconds:5.1f} s")
