@@ -512,7 +512,10 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
     """
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")  # a clean interpreter: no state forked from the build
+    # fork where it is safe (Linux): it works from any caller, a script read from stdin or a notebook
+    # included; spawn re-imports the caller's main module, which such callers do not have
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
     queue, done = context.Queue(), context.Queue()
     for index, (chapter, params, output) in enumerate(jobs):
         queue.put((index, chapter, params, output))
@@ -532,7 +535,9 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
                     break
                 except Exception:  # queue.Empty: check that the workers are still there
                     if not any(p.is_alive() for p in processes) and done.empty():
-                        raise BuildError("the chapter workers stopped unexpectedly") from None
+                        codes = ", ".join(str(p.exitcode) for p in processes)
+                        raise BuildError(f"the chapter workers stopped unexpectedly (exit codes {codes}); "
+                                         "their error is printed above") from None
             outcomes[index] = outcome
             report(index, outcome)
     finally:

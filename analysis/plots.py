@@ -49,6 +49,7 @@ __all__ = [
     "alt_text_km",
     "alt_text_forest",
     "format_p",
+    "p_text",
     "contrast_ratio",
 ]
 
@@ -156,6 +157,13 @@ def format_p(p) -> str:
         return "NA"
     p = float(p)
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def p_text(p) -> str:
+    """A p-value with its relation, for prose after "p": "= 0.0123", "< 0.0001" (a paper's "<0.01"
+    too), "= NA"."""
+    text = format_p(p)
+    return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
 
 
 def _masked_count(count, min_cell: int) -> str:
@@ -806,8 +814,7 @@ def alt_text_forest(coefficients: pd.DataFrame, what: str, *, label_col: str | N
         row = coefficients.iloc[i]
         details = [f"{_format_number(row[lower], digits)}\u2013{_format_number(row[upper], digits)}"]
         if p is not None:
-            p_text = format_p(row[p])
-            details.append(f"p {p_text}" if p_text.startswith("<") else f"p = {p_text}")
+            details.append(f"p {p_text(row[p])}")
         parts.append(f"{name} {_format_number(row[hr], digits)} ({'; '.join(details)})")
     what = what.strip().rstrip(".")
     return f"Forest plot of hazard ratios (95% CI) for {what}: {', '.join(parts)}."

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis._checks import as_event, as_groups, as_time
+from analysis.plots import p_text  # noqa: F401  (re-exported for the chapters)
 
 __all__ = [
     "toy_table",
@@ -280,14 +281,6 @@ def format_figure(value, digits: int = 3) -> str:
     if abs(round(float(value) * 10) - float(value) * 10) < 1e-9:
         return f"{float(value):.1f}".removesuffix(".0")
     return text
-
-
-def p_text(p) -> str:
-    """A p-value with its relation, for prose: "= 0.0123", "< 0.0001" (a paper's "<0.01" too)."""
-    from analysis.plots import format_p
-
-    text = format_p(p)
-    return text.replace("<", "< ") if text.startswith("<") else ("NA" if text == "NA" else f"= {text}")
 
 
 def record(page, figures: dict, digits: int = 3, counts: bool = True) -> dict:

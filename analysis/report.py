@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from analysis.plots import format_p as fmt_p
+from analysis.plots import format_p as fmt_p, p_text
 from analysis.results import Results
 from analysis.scorecard import kind_of, scorecard
 
@@ -44,12 +45,6 @@ def fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, int):
         return f"{value:d}"
     return f"{value:.{digits}f}"
-
-
-def p_phrase(printed: str) -> str:
-    """'p = 0.0123', 'p < 0.0001' or 'p = NA' from a p-value as the book prints it."""
-    printed = printed.strip()
-    return f"p < {printed[1:].strip()}" if printed.startswith("<") else f"p = {printed}"
 
 
 def digits_for(dotted: str) -> int:
@@ -86,6 +81,21 @@ def mask_figures(figures: dict[str, Any], min_cell: int) -> dict[str, Any]:
     return masked
 
 
+# A count as tables print it: "7", or "7 (12.5%)" with its share of the group (no-break space)
+_COUNT_CELL = re.compile(r"(\d+)(?:[ \u00a0]\([^()]*%\))?")
+
+
+def _mask_cell(value: Any, min_cell: int) -> Any:
+    """A small count, alone or with its percentage, becomes '<min_cell' (the share would reveal it)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return mask_count(int(value), min_cell)
+    if isinstance(value, str):
+        match = _COUNT_CELL.fullmatch(value.strip())
+        if match and 0 < int(match.group(1)) < min_cell:
+            return f"<{min_cell}"
+    return value
+
+
 def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
                min_cell: int = 0):
     """A summary table as an HTML table with a caption (and footnotes), for display in a chapter.
@@ -95,8 +105,7 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
     from IPython.display import HTML
 
     if min_cell:
-        frame = frame.map(lambda v: mask_count(int(v), min_cell)
-                          if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
+        frame = frame.map(lambda v: _mask_cell(v, min_cell))
         notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
 
     body = frame.to_html(index=index, escape=True, border=0, classes="table book-table",
@@ -265,7 +274,7 @@ class ChapterPage:
             text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
             glue(f"{dotted}.txt", text, display=False)
             if dotted.endswith(".p"):  # for prose: "p = 0.0123" or "p < 0.0001", never "p = <0.0001"
-                glue(f"{dotted}.eq", p_phrase(text), display=False)
+                glue(f"{dotted}.eq", f"p {p_text(value)}", display=False)
         if expected_prefix:
             section = expected_prefix.split(".")[0]
             expected = set(flatten(load_published().get(section, {}), section)) | set(EXTRA_IDS)
@@ -273,7 +282,7 @@ class ChapterPage:
                 glue(dotted, "NA", display=False)
                 glue(f"{dotted}.txt", "NA", display=False)
                 if dotted.endswith(".p"):
-                    glue(f"{dotted}.eq", p_phrase("NA"), display=False)
+                    glue(f"{dotted}.eq", "p = NA", display=False)
         return shown
 
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),

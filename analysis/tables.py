@@ -418,10 +418,11 @@ def table_one(
                 row = {"variable": name, "level": lev}
                 for k in g_keys:
                     tot = tab[k].sum()
-                    row[k] = f"{tab.loc[lev, k]} ({100 * tab.loc[lev, k] / tot:.{digits}f}%)" if tot else "0"
+                    # a no-break space: "20 (28.6%)" never splits over two lines
+                    row[k] = f"{tab.loc[lev, k]}\u00a0({100 * tab.loc[lev, k] / tot:.{digits}f}%)" if tot else "0"
                 if overall:
                     tot = tab.to_numpy().sum()
-                    row["Overall"] = f"{tab.loc[lev].sum()} ({100 * tab.loc[lev].sum() / tot:.{digits}f}%)"
+                    row["Overall"] = f"{tab.loc[lev].sum()}\u00a0({100 * tab.loc[lev].sum() / tot:.{digits}f}%)"
                 var_rows.append(row)
             test = tests.get(var)
             if test is None:
@@ -446,7 +447,7 @@ def table_one(
                 if len(x) == 0:
                     return "NA"
                 q1, med, q3 = np.percentile(x, [25, 50, 75])
-                return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
+                return f"{med:.{digits}f}\u00a0({q1:.{digits}f}\u2011{q3:.{digits}f})"  # no-break space, hyphen
 
             row = {"variable": name, "level": "median (IQR)"}
             for k in g_keys:

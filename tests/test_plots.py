@@ -491,7 +491,7 @@ def test_alt_text_forest_lists_each_term(coefficients):
     assert text == (
         "Forest plot of hazard ratios (95% CI) for overall survival: "
         "Lung metastasis 1.98 (1.25\u20133.10; p = 0.0038), Local RT 0.58 (0.35\u20130.98; p = 0.0433), "
-        "Bone metastasis 2.34 (0.85\u2013NA; p <0.0001).")
+        "Bone metastasis 2.34 (0.85\u2013NA; p < 0.0001).")
 
 
 def test_format_p():

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.report import fmt_p, p_phrase
+from analysis.plots import p_text
 
 
 @pytest.mark.parametrize("p, phrase", [
-    (0.01234, "p = 0.0123"),
-    (3e-7, "p < 0.0001"),
-    (float("nan"), "p = NA"),
-    (1.0, "p = 1.0000"),
+    (0.01234, "= 0.0123"),
+    (3e-7, "< 0.0001"),
+    ("<0.01", "< 0.01"),
+    (float("nan"), "= NA"),
+    (1.0, "= 1.0000"),
 ])
 def test_p_values_read_as_a_relation(p, phrase):
-    assert p_phrase(fmt_p(p)) == phrase
+    # prose writes "p {p_text}": never "p = <0.0001"
+    assert p_text(p) == phrase
+
+
+def test_small_counts_are_suppressed_with_their_percentages():
+    import pandas as pd
+
+    from analysis.report import html_table
+
+    frame = pd.DataFrame({"B": ["3\u00a0(4.3%)", "67\u00a0(95.7%)", "0", "64.0\u00a0(54.0\u201172.8)", "2"],
+                          "p": ["0.0013", "", "", "", "<0.0001"]})
+    shown = html_table(frame, "t", min_cell=5).data
+    assert "3\u00a0(4.3%)" not in shown and "4.3%" not in shown
+    assert "67\u00a0(95.7%)" in shown and "64.0\u00a0(54.0\u201172.8)" in shown  # not a count
+    assert ">0<" in shown and "&lt;0.0001" in shown  # zero and p-values untouched
+    assert shown.count("<td>&lt;5</td>") == 2
+    assert "3\u00a0(4.3%)" in html_table(frame, "t").data  # off unless asked
