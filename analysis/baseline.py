@@ -19,6 +19,7 @@ BASELINE_VARIABLES = {
     "csf_cytology": ("CSF cytology", "csf_cytology", None),
 }
 FLAG_LEVELS = {0: "no", 1: "yes"}
+TEST_MARKS = ("\u1d43", "\u1d47", "\u1d9c", "\u1d48")  # superscript a, b, c, d
 
 
 def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
@@ -27,7 +28,8 @@ def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
     Categorical rows give n (% of the group's non-missing values) and use Fisher's exact test
     when an expected count is below 5, else chi-squared without continuity correction (skull
     involvement: chi-squared, as the paper); age gives median (IQR) and the Kruskal-Wallis test.
-    Variables whose column the file lacks are left out, with a note.
+    Each p-value carries a superscript letter naming its test in the notes. Variables whose column
+    the file lacks are left out, with a note.
     """
     data = cohort.data[cohort.data["cns"] == 1].copy()
     data["group"] = data["group"].astype(str)
@@ -50,9 +52,17 @@ def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
         labels[column] = label
         if test:
             tests[column] = test
-    table = table_one(data, "group", variables, tests=tests, labels=labels,
+    table = table_one(data, "group", variables, tests=tests, labels=labels, overall=False,
                       categorical=[v for v in variables if v != "age_at_cns"])
-    notes = list(table.attrs.get("footnotes", [])) + notes
-    table["p"] = [fmt_p(p) if pd.notna(p) else "" for p in table["p"]]
-    table = table.rename(columns={"variable": "characteristic", "level": ""})
+    # The test of each p-value is a superscript letter with a footnote (a column of test names
+    # would push the table past the text width).
+    letters = {name: TEST_MARKS[i] for i, name in enumerate(dict.fromkeys(t for t in table["test"] if t))}
+    footnotes = table.attrs.get("footnotes", [])
+    explained = {name: note.split(": ", 1)[1] for note in footnotes for name in letters
+                 if note.startswith(f"{name}: ")}
+    table["p"] = [f"{fmt_p(p)}{letters.get(test, '')}" if pd.notna(p) else ""
+                  for p, test in zip(table["p"], table["test"])]
+    notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
+        note for note in footnotes if not any(note.startswith(f"{name}: ") for name in letters)] + notes
+    table = table.drop(columns="test").rename(columns={"variable": "characteristic", "level": ""})
     return table.set_index(["characteristic", ""]), notes

@@ -108,8 +108,14 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
         frame = frame.map(lambda v: _mask_cell(v, min_cell))
         notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
 
+    names = [n for n in frame.index.names] if index else []
     body = frame.to_html(index=index, escape=True, border=0, classes="table book-table",
-                         na_rep="\u2013")
+                         na_rep="\u2013", index_names=False)
+    if any(names):  # the index names head their columns, in the header row, not in a row of their own
+        head, rest = body.split("</tr>", 1)
+        for name in names:
+            head = head.replace("<th></th>", f"<th>{html.escape(str(name or ''))}</th>", 1)
+        body = head + "</tr>" + rest
     foot = "".join(f"<p class='table-note'>{html.escape(n)}</p>" for n in notes)
     return HTML(f"<figure class='book-table'><figcaption>{html.escape(caption)}</figcaption>"
                 f"{body}{foot}</figure>")

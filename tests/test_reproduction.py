@@ -38,3 +38,17 @@ def test_sections_computed_once_give_the_same_figures(cohort):
     sections = reproduction.all_sections(cohort)
     once, again = reproduction.all_figures(cohort, sections), reproduction.all_figures(cohort)
     assert json.dumps(once, sort_keys=True) == json.dumps(again, sort_keys=True)  # NaN limits included
+
+
+def test_baseline_table_names_each_test_by_a_footnote_letter(cohort):
+    from analysis.baseline import TEST_MARKS, baseline_table
+
+    table, notes = baseline_table(cohort)
+    assert list(table.columns) == ["B", "BL", "L", "p"]
+    p_cells = [p for p in table["p"] if p]
+    assert p_cells and all(p[-1] in TEST_MARKS for p in p_cells)
+    marks = {p[-1] for p in p_cells}
+    explained = {note[0]: note for note in notes if note[0] in TEST_MARKS}
+    assert marks == set(explained)  # every letter used is explained, and no other
+    skull = table.loc["Skull involvement", "p"].iloc[0]
+    assert "chi-squared" in explained[skull[-1]]  # as the paper, whatever the expected counts
