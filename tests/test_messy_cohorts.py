@@ -8,6 +8,7 @@ formats, built into a full book, and searched for leaked patient data.
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -81,3 +82,31 @@ def test_book_builds_on_a_messy_cohort(name, tmp_path):
     results = json.loads(result.results_json.read_text())
     assert results["cohort.n_abc"] == len(cohort)
     assert_no_patient_data(result.out, cohort.astype("string"))
+
+
+def test_the_command_builds_from_a_user_file_and_refuses_a_bad_one(tmp_path):
+    # what a researcher types: python -m analysis build --cohort their_file.xlsx --out report/
+    import subprocess
+    import sys
+
+    source = tmp_path / "their_file.xlsx"
+    write(pd.read_csv(SYNTHETIC, dtype=str, keep_default_na=False).replace({"": None}), source)
+    run = subprocess.run([sys.executable, "-m", "analysis", "build", "--cohort", str(source),
+                          "--out", str(tmp_path / "report")], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = dict(line.split(":", 1) for line in run.stdout.splitlines() if line.startswith(("results:", "book:")))
+    assert printed["book"].strip().endswith("index.html") and (tmp_path / "report" / "html" / "index.html").exists()
+    assert printed["results"].strip() == str(tmp_path / "report" / "results.json")
+    progress = re.findall(r"\[\s*(\d+)/(\d+)\] book/", run.stdout)  # one line per chapter as it finishes
+    assert progress and progress[-1][0] == progress[-1][1]
+
+    bad = tmp_path / "bad.csv"
+    frame = pd.read_csv(SYNTHETIC, dtype=str, keep_default_na=False)
+    frame.loc[3, "abc_date"] = "2019-02-30"
+    frame.loc[7, "cns_group"] = "XL"
+    frame.to_csv(bad, index=False)
+    refused = subprocess.run([sys.executable, "-m", "analysis", "build", "--cohort", str(bad),
+                              "--out", str(tmp_path / "bad_report")], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "abc_date" in refused.stderr and "cns_group" in refused.stderr  # every problem, at once
+    assert not (tmp_path / "bad_report" / "html").exists()  # nothing ran
