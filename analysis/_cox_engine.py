@@ -63,6 +63,17 @@ class _Pieces:
         return S2k / self.S0k[:, None, None] - self.mu[:, :, None] * self.mu[:, None, :]
 
 
+def pseudo_risk_sets(m: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+    """For death times with m tied deaths each: the death time of each pseudo risk set (``rep``)
+    and the share of the tied deaths' weight it leaves out (``frac``): k/m, k = 0..m-1, for Efron;
+    0 for Breslow."""
+    rep = np.repeat(np.arange(len(m)), m)
+    if ties == "efron":
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m)
+        return rep, k / np.repeat(m, m)
+    return rep, np.zeros(len(rep))
+
+
 class CoxEngine:
     """Log partial likelihood, score and information of a Cox model.
 
@@ -108,12 +119,7 @@ class CoxEngine:
         db_number = np.full(len(starts), -1)
         db_number[death_blocks] = np.arange(len(death_blocks))
         death_block_of_row = db_number[block_id[death_rows]]
-        rep = np.repeat(np.arange(len(death_blocks)), m)
-        if self.ties == "efron":
-            k = np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m)
-            frac = k / np.repeat(m, m)
-        else:
-            frac = np.zeros(len(rep))
+        rep, frac = pseudo_risk_sets(m, self.ties)
         death_starts = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
         p = X.shape[1]
         iu = np.triu_indices(p)

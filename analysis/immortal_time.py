@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis._checks import as_event, require_columns
+from analysis._cox_engine import pseudo_risk_sets
 from analysis.cox import CoxModel
 
 __all__ = [
@@ -106,13 +107,7 @@ class TimeVaryingCox:
         dead = dead[np.argsort(stop[dead], kind="stable")]
         m = np.bincount(np.searchsorted(death_times, stop[dead]), minlength=len(death_times))
         self._dead, self._dead_starts, self._F_dead = dead, np.concatenate([[0], np.cumsum(m)[:-1]]), F[:, dead]
-        rep = np.repeat(np.arange(len(death_times)), m)
-        if self.ties == "efron":
-            k = np.arange(len(rep)) - np.repeat(np.cumsum(m) - m, m)
-            frac = k / np.repeat(m, m)
-        else:
-            frac = np.zeros(len(rep))
-        self._rep, self._frac = rep, frac
+        self._rep, self._frac = pseudo_risk_sets(m, self.ties)
         self._X = X
         self._x_death_sum = X[event == 1].sum(axis=0)
         self._n_deaths = int(event.sum())
