@@ -84,6 +84,34 @@ def _build_design(df: pd.DataFrame, covariates, factors, ref) -> _Design:
     return _Design(X, names, terms)
 
 
+def _refuse_aliased(design: _Design, n_rows: int) -> None:
+    """Refuse columns that are constant or a linear combination of earlier ones among the rows used.
+
+    Their coefficient is not identifiable: R's coxph reports it as NA; a Newton fit would instead
+    look like a diverging (monotone) likelihood and send the caller to Firth for no reason.
+    """
+    X = design.X
+    if X.shape[1] == 0:
+        return
+    centred = X - X.mean(axis=0)
+    scale = np.abs(centred).max(axis=0)
+    aliased, kept = [], []
+    for j in range(X.shape[1]):
+        if scale[j] == 0:
+            aliased.append(design.names[j])
+            continue
+        candidate = centred[:, kept + [j]] / np.maximum(scale[kept + [j]], 1e-300)
+        if np.linalg.matrix_rank(candidate) < len(kept) + 1:
+            aliased.append(design.names[j])
+        else:
+            kept.append(j)
+    if aliased:
+        which = f"covariate {aliased[0]!r} is" if len(aliased) == 1 else \
+            f"covariates {', '.join(map(repr, aliased))} are"
+        raise ValueError(f"{which} constant or collinear with the other covariates among the {n_rows} rows "
+                         "used: not estimable (R's coxph reports NA); leave it out of the model")
+
+
 class CoxModel:
     """Cox proportional-hazards model (partial likelihood, Efron or Breslow ties).
 
@@ -160,6 +188,7 @@ class CoxModel:
         if e.sum() == 0:
             raise ValueError(f"event column {event!r} has no events among the {len(e)} rows used")
         design = _build_design(data, covariates, factors, ref)
+        _refuse_aliased(design, len(data))
         if strata:
             strata_codes = data.groupby(strata, sort=True).ngroup().to_numpy()
         else:

@@ -293,3 +293,16 @@ def test_concordance_counts_equal_brute_force_pairs_and_lifelines(n):
     for col, key in enumerate("cdt"):
         assert np.array_equal(influence[:, col], pairs[key].sum(axis=1) + pairs[key].sum(axis=0))
     assert (conc + tied / 2) / (conc + disc + tied) == pytest.approx(concordance_index(t, -r, e), rel=1e-12)
+
+
+def test_a_constant_or_collinear_covariate_is_refused_by_name_not_called_divergent():
+    # R's coxph gives NA for such a coefficient; a Newton fit would look like monotone likelihood
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"t": rng.exponential(10, 60).round() + 1, "e": rng.integers(0, 2, 60),
+                       "x": rng.integers(0, 2, 60).astype(float), "c": 0.0})
+    df["x2"] = 2 * df["x"] + 1
+    with pytest.raises(ValueError, match="covariate 'c' is constant or collinear"):
+        CoxModel().fit(df, "t", "e", ["x", "c"])
+    with pytest.raises(ValueError, match="covariate 'x2' is constant or collinear"):
+        CoxModel().fit(df, "t", "e", ["x", "x2"])
+    assert np.isfinite(CoxModel().fit(df, "t", "e", ["x"]).coefficients_.loc["x", "se"])
