@@ -190,7 +190,7 @@ def competing_risks_section(cohort):
     2 df); ``competing_risks.chisq.p`` (the paper's test). Cause keys: ``cns``, ``other``.
     Tables: ``cif`` (Aalen-Johansen steps), ``cif_at``, ``cause_specific``, ``deaths``.
     """
-    from analysis.reproduction import Section, has
+    from analysis.reproduction import Section, cns_patients_with_deaths, has
 
     section = Section()
     keys = {1: "cns", 2: "other"}
@@ -206,10 +206,8 @@ def competing_risks_section(cohort):
     if not has(cohort, "cause_of_death"):
         section.notes.append(cohort.switched_off_note("cause_of_death"))
         return section
-    data = cohort.data
-    cns = data[data["cns"] == 1]
-    if cns.empty or cns["death"].sum() == 0:
-        section.notes.append("Not computed: the cohort has no deaths among patients with CNS metastases.")
+    cns = cns_patients_with_deaths(cohort.data, section)
+    if cns is None:
         return section
     time, cause, group = cns["os_from_cns"], cause_codes(cns), cns["group"].astype(str)
     table = aalen_johansen(time, cause, group)

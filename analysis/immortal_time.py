@@ -428,7 +428,7 @@ def immortal_time_section(cohort):
     ``immortal_time.summary.*``), the comparison table, and notes when the cohort cannot support
     the reanalysis (no start dates, no treated or untreated patients). Returns a
     :class:`analysis.reproduction.Section`; figures not computed are NaN, so the prose shows NA."""
-    from analysis.reproduction import Section, has
+    from analysis.reproduction import Section, cns_patients_with_deaths, has
 
     section = Section(figures=_empty_figures())
     for analysis in ("cox_os_all_cns", "time_dependent_subsequent_systemic"):
@@ -437,9 +437,7 @@ def immortal_time_section(cohort):
     if section.notes:
         return section
     data = cohort.data
-    cns = data[data["cns"] == 1]
-    if cns.empty or cns["death"].sum() == 0:
-        section.notes.append("Not computed: the cohort has no deaths among patients with CNS metastases.")
+    if cns_patients_with_deaths(data, section) is None:
         return section
     try:
         with warnings.catch_warnings():

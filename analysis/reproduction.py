@@ -139,6 +139,16 @@ def _km_by_group(section: Section, prefix: str, key: str, time, event, groups: p
         section.fits[f"{key}_logrank"] = test
 
 
+def cns_patients_with_deaths(data: pd.DataFrame, section: Section) -> pd.DataFrame | None:
+    """The patients with CNS metastases, or None (and a note on ``section``) when none of them died:
+    the survival analyses after the CNS diagnosis need at least one death."""
+    cns = _cns(data)
+    if cns.empty or cns["death"].sum() == 0:
+        section.notes.append("Not computed: the cohort has no deaths among patients with CNS metastases.")
+        return None
+    return cns
+
+
 def has(cohort, analysis: str) -> bool:
     """Whether the cohort file has the columns an analysis of schema.yaml needs."""
     return not cohort.switched_off_note(analysis)
