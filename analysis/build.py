@@ -404,8 +404,9 @@ class ChapterRunner:
         self.engine.kernel_manager = self.km
 
     def run(self, chapter: Chapter, params: dict, output: Path) -> ChapterOutcome:
+        """Execute one chapter with papermill; never raises: a failure is returned as an outcome."""
         self._ensure_kernel()
-        return execute_chapter(chapter, params, output, self.kernel, engine="book-shared-kernel")
+        return execute_chapter(chapter, params, output, self.kernel)
 
     def close(self):
         if self.km is not None:
@@ -416,13 +417,9 @@ class ChapterRunner:
             self.km = None
 
 
-def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str,
-                    engine: str | None = None) -> ChapterOutcome:
-    """Run one chapter with papermill; never raises: a failure is returned as an outcome.
-
-    ``engine="book-shared-kernel"`` runs it in :class:`ChapterRunner`'s kernel; by default
-    papermill starts a kernel for it.
-    """
+def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -> ChapterOutcome:
+    """Run one chapter with papermill in :class:`ChapterRunner`'s kernel (call it through the runner);
+    never raises: a failure is returned as an outcome."""
     import jupytext
     import nbformat
     import papermill
@@ -431,19 +428,15 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str,
     start = time.perf_counter()
     nb = jupytext.read(chapter.source)
     code_cells = [c.source for c in nb.cells if c.cell_type == "code"]
-    shared = engine == "book-shared-kernel"
-    if shared:
-        fresh = nbformat.v4.new_code_cell(_FRESH_START.format(folder=str(chapter.source.parent)))
-        fresh.metadata["tags"] = [_FRESH_START_TAG, "remove-cell"]
-        nb.cells.insert(0, fresh)
+    fresh = nbformat.v4.new_code_cell(_FRESH_START.format(folder=str(chapter.source.parent)))
+    fresh.metadata["tags"] = [_FRESH_START_TAG, "remove-cell"]
+    nb.cells.insert(0, fresh)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial.ipynb")
-    options = {"engine_name": engine} if shared else {
-        "cwd": str(chapter.source.parent), "kernel_manager_class": _ipc_kernel_manager()}
     try:
         executed = papermill.execute_notebook(
             nb, str(partial), parameters=params, kernel_name=kernel, progress_bar=False,
-            log_output=False, report_mode=False, **options,
+            log_output=False, report_mode=False, engine_name="book-shared-kernel",
         )
     except PapermillExecutionError as exc:
         partial.unlink(missing_ok=True)
@@ -461,10 +454,8 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str,
         return ChapterOutcome(
             chapter.docname, "failed", time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}"
         )
-    if shared:
-        executed.cells = [c for c in executed.cells
-                          if _FRESH_START_TAG not in c.get("metadata", {}).get("tags", [])]
-        _renumber_executions(executed)
+    executed.cells = [c for c in executed.cells if _FRESH_START_TAG not in c.get("metadata", {}).get("tags", [])]
+    _renumber_executions(executed)
     _hide_injected_parameters(executed)
     nbformat.write(executed, str(partial))
     partial.replace(output)
@@ -511,18 +502,19 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
     as each finishes (the progress the user sees). Returns the outcomes in the order of ``jobs``.
     """
     import multiprocessing
+    import queue
 
     # fork where it is safe (Linux): it works from any caller, a script read from stdin or a notebook
     # included; spawn re-imports the caller's main module, which such callers do not have
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     context = multiprocessing.get_context(method)
-    queue, done = context.Queue(), context.Queue()
+    pending, done = context.Queue(), context.Queue()
     for index, (chapter, params, output) in enumerate(jobs):
-        queue.put((index, chapter, params, output))
+        pending.put((index, chapter, params, output))
     workers = max(1, min(workers, len(jobs)))
     for _ in range(workers):
-        queue.put(None)
-    processes = [context.Process(target=_chapter_worker, args=(queue, done, kernel), daemon=True)
+        pending.put(None)
+    processes = [context.Process(target=_chapter_worker, args=(pending, done, kernel), daemon=True)
                  for _ in range(workers)]
     for process in processes:
         process.start()
@@ -533,7 +525,7 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
                 try:
                     index, outcome = done.get(timeout=1.0)
                     break
-                except Exception:  # queue.Empty: check that the workers are still there
+                except queue.Empty:  # check that the workers are still there
                     if not any(p.is_alive() for p in processes) and done.empty():
                         codes = ", ".join(str(p.exitcode) for p in processes)
                         raise BuildError(f"the chapter workers stopped unexpectedly (exit codes {codes}); "

@@ -147,7 +147,7 @@ def cox_figures_under(cohort, ties: str = "efron", intervals: str = "profile",
     ``"wald"`` Wald CIs and Wald p-values. A model that cannot be fitted (e.g. a diverging ordinary
     fit) gives no figures.
     """
-    if intervals not in ("profile", "wald"):
+    if intervals not in ("profile", "wald"):  # before the fits, not after them
         raise ValueError(f"intervals: expected 'profile' or 'wald', got {intervals!r}")
     return _term_figures(_fit_models(cohort, ties, penalty), intervals)
 
