@@ -1,6 +1,6 @@
 """``python -m analysis stats CSV SPEC.json [-o OUT.json]``: run an analysis spec, write R-shaped JSON.
 
-The spec format is that of ``shared/reference/*_spec.json`` (types km, logrank,
+The spec format is that of ``tests/reference/*_spec.json`` (types km, logrank,
 cox, chisq, fisher; optional ``subset``); the output has the keys of the
 ``*_R.json`` files R's survival package produced, with null where R has NA, so
 the book's engine can be compared with R on any data. An analysis that cannot
@@ -32,7 +32,7 @@ class SpecError(ValueError):
 
 def configure_parser(parser) -> None:
     parser.add_argument("csv", help="data file (CSV with a header row)")
-    parser.add_argument("spec", help="analysis spec (JSON, format of shared/reference/*_spec.json)")
+    parser.add_argument("spec", help="analysis spec (JSON, format of tests/reference/*_spec.json)")
     parser.add_argument("-o", "--output", help="write the JSON here (default: standard output)")
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from analysis.build import PROJECT_ROOT, build_book
 
-# R's reference results on real and edge-case data (../shared/reference beside the repository)
-REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+# R's reference results on real and edge-case data, with the R script that made them (tests/reference)
+REFERENCE = Path(__file__).resolve().parent / "reference"
 R_LUNG = json.loads((REFERENCE / "lung_R.json").read_text())
 R_EDGE = json.loads((REFERENCE / "edge_R.json").read_text())
 

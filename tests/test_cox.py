@@ -1,4 +1,4 @@
-"""Cox models against R's coxph / cox.zph (shared/reference/*_R.json), statsmodels,
+"""Cox models against R's coxph / cox.zph (tests/reference/*_R.json), statsmodels,
 and the Firth fit against the firthmodels package (a second, independent implementation)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The ``stats`` cross-check command against every figure R's survival package produced.
 
-R side: shared/reference/{lung,edge}_R.json, computed by R 4.2.2 / survival 3.5-3 from
+R side: tests/reference/{lung,edge}_R.json, computed by R 4.2.2 / survival 3.5-3 from
 the CSV and spec beside them (survfit, quantile.survfit, print(rmean=tau), summary(times,
 extend=TRUE), survdiff, coxph + cox.zph(transform="km") + drop-one-term anova + profile
 likelihood, chisq.test, fisher.test). This test walks the R JSON and ours in parallel and
@@ -18,7 +18,7 @@ import pytest
 
 from analysis.crosscheck import apply_subset, run_spec
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
 
 # Figures we do not reproduce, with the reason (also in the stats report):
 #  zph_legacy      the survival < 3.0 formula; not part of the package (issue 4).

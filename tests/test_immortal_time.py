@@ -2,7 +2,7 @@
 
 The independent computation: a counting-process table built here row by row (not with
 analysis.immortal_time) and fitted with lifelines' CoxTimeVaryingFitter at tight precision (its
-default stops about 1e-5 early, see shared/reference/README.md), compared to 1e-6.
+default stops about 1e-5 early, see tests/reference/README.md), compared to 1e-6.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Log-rank / G-rho tests against R's survdiff (shared/reference/*_R.json) and statsmodels."""
+"""Log-rank / G-rho tests against R's survdiff (tests/reference/*_R.json) and statsmodels."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import pytest
 
 from analysis.logrank import logrank_test, pairwise_logrank
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-R_LUNG = json.loads((REFERENCE / "lung_R.json").read_text())
-R_EDGE = json.loads((REFERENCE / "edge_R.json").read_text())
+from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: E402
 
 
 def check(res, ref):

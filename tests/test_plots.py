@@ -22,7 +22,7 @@ from matplotlib.text import Text
 from analysis import plots
 from analysis.survival import KaplanMeier
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
 
 
 # ----------------------------------------------------------------------------- fixtures and helpers
@@ -138,7 +138,7 @@ def test_km_confidence_band_is_a_step_band_from_lower_and_upper(small_table):
 
 
 def test_km_band_runs_up_to_the_drop_to_zero_where_r_gives_na():
-    # R's log band is NA once S = 0 (group B of shared/reference/edge.csv); the band of the
+    # R's log band is NA once S = 0 (group B of tests/reference/edge.csv); the band of the
     # step before (time 7 to 15) must still be drawn.
     table = km_table([("B", 3.0, 5, 1, 0, 0.8), ("B", 7.0, 3, 1, 0, 0.4), ("B", 15.0, 1, 1, 0, 0.0)])
     table.loc[2, ["lower", "upper"]] = np.nan

@@ -1,4 +1,4 @@
-"""Kaplan-Meier against R's survfit (shared/reference/*_R.json) and statsmodels."""
+"""Kaplan-Meier against R's survfit (tests/reference/*_R.json) and statsmodels."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The synthetic cohort generator (analysis.synth): determinism, format, structure, and its fast
-statistics against R's survival package (shared/reference)."""
+statistics against R's survival package (tests/reference)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from analysis.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic_cohort.csv"
-REFERENCE = ROOT.parent / "shared" / "reference"
+from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
 
 
 def _run(tmp_path, name, *argv):

@@ -1,4 +1,4 @@
-"""Table tests against R's chisq.test / fisher.test (shared/reference/*_R.json), a brute-force
+"""Table tests against R's chisq.test / fisher.test (tests/reference/*_R.json), a brute-force
 enumeration, scipy, and the Table-1 builder."""
 
 from __future__ import annotations
