@@ -26,6 +26,7 @@ script_dir <- local({
   # Rscript passes the script path as --file=...; fall back to the working
   # directory when the code is sourced interactively from inside the folder.
   f <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  f <- gsub("~+~", " ", f, fixed = TRUE)   # Rscript's encoding of spaces in the path
   if (length(f) == 1) dirname(normalizePath(f)) else getwd()
 })
 args <- commandArgs(TRUE)
@@ -179,23 +180,34 @@ run_logrank <- function(d, item) {
 # proportional_hazard_test implements: each coefficient's test uses the
 # approximation var(scaled Schoenfeld residual) = ndead * var(beta) instead of
 # the full information matrix that survival >= 3.0 uses.  Transform "km":
-# 1 - the left-continuous Kaplan-Meier of all the data (strata ignored) at each
-# event time.
+# 1 - the left-continuous Kaplan-Meier of all the rows (strata ignored) at each
+# death time, as survival 2.44 built it: the values in increasing time order,
+# each repeated once per death.
+#
+# Those values are paired with the Schoenfeld residual rows by position.  The
+# residuals are in time order within stratum, so for an unstratified model this
+# is the exact 2.44 formula; for a stratified one (edge cox_str) survival 2.44
+# would first have reordered the KM values to the residuals' times
+# (km[sort.list(sort.list(times))]).  The committed edge_R.json has the values
+# paired by position, and this script reproduces it; the reordered version would
+# give armB 0.0941, x 0.00319, GLOBAL 0.245.
 zph_legacy <- function(fit) {
   sresid <- as.matrix(resid(fit, type = "schoenfeld"))
   nvar <- ncol(sresid)
   ndead <- nrow(sresid)
-  times <- as.numeric(rownames(sresid))
   km <- survfit(fit$y ~ 1, se.fit = FALSE)
-  s_left <- stepfun(km$time, c(1, km$surv), right = TRUE)  # S(t-)
-  ttimes <- 1 - s_left(times)
+  died <- km$n.event > 0
+  # S(t-) at each death: 1 before the first death time, then S at the previous one
+  s_left <- rep(c(1, km$surv[died]), c(km$n.event[died], 0))
+  ttimes <- 1 - s_left
   xx <- ttimes - mean(ttimes)
   r2 <- sresid %*% fit$var * ndead
   test <- drop(xx %*% r2)
   z <- test^2 / (diag(fit$var) * ndead * sum(xx^2))
   out <- setNames(lapply(z, function(v) list(chisq = num(v), df = 1, p = pvalue(v, 1))),
                   names(coef(fit)))
-  # GLOBAL is given for one coefficient too (it then equals that coefficient's)
+  # GLOBAL: also given for a single coefficient (2.44 omitted it there; it then
+  # equals that coefficient's test)
   tg <- drop(xx %*% sresid)
   zg <- drop(tg %*% fit$var %*% tg) * ndead / sum(xx^2)
   out$GLOBAL <- list(chisq = num(zg), df = nvar, p = pvalue(zg, nvar))
@@ -279,7 +291,9 @@ run_cox <- function(d, item) {
   se <- sqrt(diag(fit$var))
   profile_ci <- setNames(lapply(seq_along(beta), function(j) {
     g <- function(b) 2 * (llmax - profile_ll(j, b)) - crit
-    # start one Wald half-width out on each side and widen until the sign changes
+    # bracket from the estimate to 2 standard errors out (the profile bound is
+    # near 1.96 se), widened if the sign has not changed; a tight tolerance, as
+    # the tests compare these figures at 1e-5 to 1e-6
     lo <- uniroot(g, c(beta[j] - 2 * se[j], beta[j]), extendInt = "downX", tol = 1e-12)$root
     hi <- uniroot(g, c(beta[j], beta[j] + 2 * se[j]), extendInt = "upX", tol = 1e-12)$root
     list(coef_lower = num(lo), coef_upper = num(hi), hr_lower = num(exp(lo)), hr_upper = num(exp(hi)))
@@ -354,7 +368,8 @@ run_one <- function(analysis, d) {
       if (is.null(runner)) spec_error(sprintf("unknown analysis type '%s'", kind))
       runner(apply_subset(d, analysis$subset), analysis)
     }, warning = function(w) {
-      # R's warnings (e.g. chisq.test's small expected counts) go into the JSON
+      # R's warnings from any step of the analysis (e.g. chisq.test's small
+      # expected counts) go into the JSON as "warnings", once each
       warns <<- c(warns, conditionMessage(w))
       invokeRestart("muffleWarning")
     }),
@@ -378,7 +393,8 @@ make_json <- function(name, csv_dir) {
   json <- prettify(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", null = "null"),
                    indent = 1)
   path <- file.path(out_dir, paste0(name, "_R.json"))
-  cat(json, file = path)     # no newline after the closing brace
+  # the committed files end at the closing brace, without a newline
+  cat(sub("\n+$", "", json), file = path)
   message("wrote ", path)
 }
 
