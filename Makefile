@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 pdf: $(STAMP)
-	$(PY) -m analysis.pdf $(ARGS)
+	$(PY) -m analysis.build.pdf $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/build_time.py

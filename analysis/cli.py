@@ -12,11 +12,11 @@ import importlib
 import sys
 
 COMMANDS = {
-    "build": ("analysis.build", "execute the chapters with papermill and render the HTML book"),
-    "validate": ("analysis.cohort", "check a cohort file against the schema and summarise it"),
-    "synth": ("analysis.synth", "write the calibrated synthetic cohort (deterministic)"),
-    "pdf": ("analysis.pdf", "print the whole book to one PDF (headless system Chromium, offline)"),
-    "stats": ("analysis.crosscheck", "run an analysis spec on a CSV and write R-shaped JSON"),
+    "build": ("analysis.build.runner", "execute the chapters with papermill and render the HTML book"),
+    "validate": ("analysis.cohort.load", "check a cohort file against the schema and summarise it"),
+    "synth": ("analysis.cohort.synth.generator", "write the calibrated synthetic cohort (deterministic)"),
+    "pdf": ("analysis.build.pdf", "print the whole book to one PDF (headless system Chromium, offline)"),
+    "stats": ("analysis.stats.spec", "run an analysis spec on a CSV and write R-shaped JSON"),
 }
 
 

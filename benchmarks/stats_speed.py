@@ -46,26 +46,26 @@ def timed(fn):
 
 
 def ours_km(d):
-    from analysis.survival import KaplanMeier
+    from analysis.stats.nonparametric import KaplanMeier
 
     km = KaplanMeier().fit(d["time"], d["event"], d["group"])
     km.median_ci("log-log")
 
 
 def ours_logrank(d):
-    from analysis.logrank import logrank_test
+    from analysis.stats.logrank import logrank_test
 
     logrank_test(d["time"], d["event"], d["group"])
 
 
 def ours_cox(d):
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     CoxModel().fit(d, "time", "event", ["age", "x", "group"])
 
 
 def ours_cox_fit_only(d):
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     CoxModel().fit(d, "time", "event", ["age", "x", "group"], profile_ci=False, term_tests=False)
 

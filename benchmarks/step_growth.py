@@ -2,7 +2,7 @@
 
     python benchmarks/step_growth.py [--sizes 10000 100000 1000000]
 
-For each size an uncalibrated synthetic cohort is generated (``analysis.synth``, its default seed)
+For each size an uncalibrated synthetic cohort is generated (``analysis.cohort.synth.generator``, its default seed)
 and every computation a chapter makes is timed on it, once, in this process (no kernels, no
 rendering: the build's fixed costs are measured by ``benchmarks/scale.py``). The last columns give
 the growth exponent b of time ~ n^b between consecutive sizes: n log n shows as b slightly above 1
@@ -32,15 +32,15 @@ def steps():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis import cohort as cohort_module
-    from analysis.baseline import baseline_table
-    from analysis.competing_risks import competing_risks_section
-    from analysis.critique import critique_figures
-    from analysis.immortal_time import immortal_time_section
-    from analysis.plots import km_plot
-    from analysis.primer import median_ci_by_band
-    from analysis.reproduction import SECTIONS
-    from analysis.sensitivity import sensitivity_section
+    from analysis.cohort import load as cohort_module
+    from analysis.pages.baseline import baseline_table
+    from analysis.study.competing_risks import competing_risks_section
+    from analysis.study.critique import critique_figures
+    from analysis.study.immortal_time import immortal_time_section
+    from analysis.pages.plots import km_plot
+    from analysis.pages.primer import median_ci_by_band
+    from analysis.study.reproduction import SECTIONS
+    from analysis.study.sensitivity import sensitivity_section
 
     def load(path):
         cohort_module._LAST_LOADED.clear()  # time the validation, not the per-process cache

@@ -11,9 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis import synth
-
-
+from analysis.cohort.synth import generator as synth
 def timed(n_patients: int, out: Path) -> float:
     started = time.perf_counter()
     synth.write_csv(synth.generate(n_patients, synth.DEFAULT_SEED), out)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.build import PROJECT_ROOT, toc_files
-from analysis.pdf import launch_chromium, wait_until_rendered
+from analysis.build.runner import PROJECT_ROOT, toc_files
+from analysis.build.pdf import launch_chromium, wait_until_rendered
 
 LOCAL_URL = re.compile(r"^(file|data|about|blob):")
 VIEWPORT = {"width": 1280, "height": 900}

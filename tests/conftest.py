@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.build import PROJECT_ROOT, build_book
+from analysis.build.runner import build_book
+from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT
 
 # R's reference results on real and edge-case data, with the R script that made them (tests/reference)
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -31,7 +32,7 @@ def edge():
 
 
 # BOOK_TEST_COHORT runs the book checks on another cohort file (default: the bundled one)
-BOOK_COHORT = Path(os.environ.get("BOOK_TEST_COHORT", PROJECT_ROOT / "data" / "synthetic_cohort.csv"))
+BOOK_COHORT = Path(os.environ.get("BOOK_TEST_COHORT", BUNDLED_COHORT))
 
 
 @pytest.fixture(scope="session")

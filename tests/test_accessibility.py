@@ -2,7 +2,7 @@
 
 Pages (as rendered in Chromium, sharing test_browser's single visit of every page): one h1 and no
 heading level skipped going down; every table has header cells; every figure has alt text.
-Figures (drawn by analysis.plots.km_plot): curve colours reach 3:1 contrast on white (WCAG 2 non-text
+Figures (drawn by analysis.pages.plots.km_plot): curve colours reach 3:1 contrast on white (WCAG 2 non-text
 contrast), label text 4.5:1, and groups differ by line style and carry a direct label, so nothing is
 conveyed by colour alone.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from analysis import plots
+from analysis.pages import plots
 from browser_pages import html_dir, toc_pages, visits  # noqa: F401 (fixtures)
 
 NON_TEXT_CONTRAST = 3.0  # WCAG 2.1 SC 1.4.11 (graphical objects)

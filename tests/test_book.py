@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.build import PROJECT_ROOT
-from analysis.published import flatten, load_published
+from analysis.build.runner import PROJECT_ROOT
+from analysis.paper.published import flatten, load_published
 from conftest import BOOK_COHORT, assert_no_patient_data
 
 COHORT = BOOK_COHORT

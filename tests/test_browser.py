@@ -67,7 +67,7 @@ def test_vendored_mathjax_typesets_offline(html_dir, tmp_path):
     # happens to contain math, and a broken or missing vendored copy fails here.
     from playwright.sync_api import sync_playwright
 
-    from analysis.pdf import launch_chromium, wait_until_rendered
+    from analysis.build.pdf import launch_chromium, wait_until_rendered
 
     mathjax = html_dir / "_static" / "mathjax" / "tex-svg-full.js"
     assert mathjax.is_file(), f"vendored MathJax not in the built book: {mathjax}"

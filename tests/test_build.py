@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import build
-from analysis.build import BuildError, build_book, convert_value
+from analysis.build import runner as build
+from analysis.build.runner import BuildError, build_book, convert_value
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
 

@@ -1,5 +1,5 @@
-"""The calibration report (analysis.calibration) on the committed synthetic cohort: every target met at
-the issue's tolerances (analysis.calibration.TOLERANCES), except the documented paper issues and
+"""The calibration report (analysis.study.calibration) on the committed synthetic cohort: every target met at
+the issue's tolerances (analysis.study.calibration.TOLERANCES), except the documented paper issues and
 assumptions; and the report notices when a cohort misses."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.calibration import (MET, STATUSES, TOLERANCES, calibration_report, summary, unmet)
+from analysis.study.calibration import (MET, STATUSES, TOLERANCES, calibration_report, summary, unmet)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic_cohort.csv"
@@ -90,8 +90,8 @@ def test_summary_counts_every_status(report):
 
 def test_report_judges_the_figures_the_chapters_print(report):
     # one computation: the report's achieved values are the book's own figures, formatted
-    from analysis.cohort import load_cohort
-    from analysis.reproduction import all_figures
+    from analysis.cohort.load import load_cohort
+    from analysis.study.reproduction import all_figures
 
     figures = all_figures(load_cohort(COMMITTED))
     rows = report.set_index("id")

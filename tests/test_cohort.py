@@ -1,4 +1,4 @@
-"""Loading and validating cohort files: analysis.cohort.
+"""Loading and validating cohort files: analysis.cohort.load.
 
 Every bad-input test asserts the message content (file name, column, row number as the user sees it, the
 bad value, what was expected), not only that validation failed.
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from analysis import cli
-from analysis.cohort import DERIVED_COLUMNS, CohortValidationError, load_cohort, validate_cohort
-from analysis.schema import load_schema
+from analysis.cohort.load import DERIVED_COLUMNS, CohortValidationError, load_cohort, validate_cohort
+from analysis.cohort.schema import load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "data" / "cohort_template.csv"
@@ -626,7 +626,7 @@ def test_python_dash_m_validate(tmp_path):
 
 # ----------------------------------------------------------------------------------------- in-memory tables
 def test_cohort_from_frame_matches_file(tmp_path):
-    from analysis.cohort import cohort_from_frame, validate_frame
+    from analysis.cohort.load import cohort_from_frame, validate_frame
 
     path = write_csv(tmp_path / "ok.csv", base_rows())
     from_file = load_cohort(path, today=TODAY).data

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from analysis.cohort import load_cohort, validate_cohort
-from analysis.schema import load_schema
+from analysis.cohort.load import load_cohort, validate_cohort
+from analysis.cohort.schema import load_schema
 
 N_PATIENTS = 100_000
 SEED = 20240630  # fixed: the generated cohort is the same on every run

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from analysis.competing_risks import (
+from analysis.study.competing_risks import (
     aalen_johansen,
     cause_codes,
     cause_specific_cox,
@@ -17,7 +17,7 @@ from analysis.competing_risks import (
     cif_at,
     cif_plot,
 )
-from analysis.survival import KaplanMeier
+from analysis.stats.nonparametric import KaplanMeier
 
 SEED = 3
 

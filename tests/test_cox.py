@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
+from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
 
 from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 
@@ -238,7 +238,7 @@ def test_efron_firth_with_ties_solves_the_modified_score():
     # With tied death times Efron and Breslow differ; the Firth estimate must zero the
     # modified score U*(b) = U(b) + 0.5 tr(I^-1 dI/db), checked here by finite differences
     # of the penalised loglik l(b) + 0.5 log|I(b)|.
-    from analysis._cox_engine import CoxEngine
+    from analysis.stats._cox_engine import CoxEngine
 
     df = separated_data()
     df["t"] = df["t"].round(0) + 1  # many ties
@@ -279,7 +279,7 @@ def test_strata_with_a_stratum_without_events_agree_with_statsmodels():
 def test_concordance_counts_equal_brute_force_pairs_and_lifelines(n):
     from lifelines.utils import concordance_index
 
-    from analysis._concordance import concordance_counts
+    from analysis.stats._concordance import concordance_counts
 
     rng = np.random.default_rng(n)
     t = rng.integers(0, 15, n).astype(float)  # many tied times

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.crosscheck import apply_subset, run_spec
+from analysis.stats.spec import apply_subset, run_spec
 
 from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
 

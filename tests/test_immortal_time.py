@@ -1,7 +1,7 @@
 """Landmark and time-varying reanalyses of subsequent systemic therapy, checked independently.
 
 The independent computation: a counting-process table built here row by row (not with
-analysis.immortal_time) and fitted with lifelines' CoxTimeVaryingFitter at tight precision (its
+analysis.study.immortal_time) and fitted with lifelines' CoxTimeVaryingFitter at tight precision (its
 default stops about 1e-5 early, see tests/reference/README.md), compared to 1e-6.
 """
 
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from lifelines import CoxTimeVaryingFitter
 
-from analysis.cox import CoxModel
-from analysis.immortal_time import (
+from analysis.stats.cox import CoxModel
+from analysis.study.immortal_time import (
     TimeVaryingCox,
     comparison_table,
     counting_process_data,

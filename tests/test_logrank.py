@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.logrank import logrank_test, pairwise_logrank
+from analysis.stats.logrank import logrank_test, pairwise_logrank
 
 from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: E402
 

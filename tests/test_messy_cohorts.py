@@ -13,10 +13,11 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.build import PROJECT_ROOT, build_book
+from analysis.build.runner import build_book
+from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT
 from conftest import assert_no_patient_data
 
-SYNTHETIC = PROJECT_ROOT / "data" / "synthetic_cohort.csv"
+SYNTHETIC = BUNDLED_COHORT
 REQUIRED_ONLY = ["patient_id", "abc_date", "cns_date", "last_contact_date", "vital_status", "cns_group",
                  "age_at_abc", "age_at_cns", "lung_mets_at_abc", "liver_mets_at_abc",
                  "soft_tissue_mets_at_abc", "bone_mets_at_abc"]

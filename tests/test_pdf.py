@@ -9,8 +9,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from analysis.build import build_book
-from analysis.pdf import PdfError, print_to_pdf
+from analysis.build.runner import build_book
+from analysis.build.pdf import PdfError, print_to_pdf
 from conftest import BOOK_COHORT
 
 def images_in(pdf: Path) -> int:

@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from analysis import plots
-from analysis.survival import KaplanMeier
+from analysis.pages import plots
+from analysis.stats.nonparametric import KaplanMeier
 
 from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
 
@@ -420,7 +420,7 @@ def test_forest_plot_with_paper_values_hollow_markers_and_legend(coefficients):
 
 
 def test_forest_plot_on_cox_model_coefficients(lung):
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     model = CoxModel().fit(lung, "time", "event", ["age", "sex"])
     fig = plots.forest_plot(model.coefficients_)

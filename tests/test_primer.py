@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.logrank import logrank_test
-from analysis.primer import (
+from analysis.stats.logrank import logrank_test
+from analysis.pages.primer import (
     bands_by_hand,
     censoring_figures,
     ci_figures,
@@ -24,7 +24,7 @@ from analysis.primer import (
     toy_table,
 )
 from analysis.results import Results
-from analysis.survival import KaplanMeier
+from analysis.stats.nonparametric import KaplanMeier
 
 SEED = 5
 
@@ -116,7 +116,7 @@ def test_proportional_hazards_illustrations():
     np.testing.assert_allclose(curves["compared"], curves["reference"] ** 0.5)
     sample = crossing_hazards_sample()
     pd.testing.assert_frame_equal(sample, crossing_hazards_sample())  # fixed seed
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     zph = CoxModel().fit(sample, "months", "death", ["late"]).zph()
     assert zph.loc["late", "p"] < 1e-6  # the hazards do cross

@@ -1,10 +1,10 @@
-"""analysis.report: how figures are worded in the prose."""
+"""analysis.pages.chapter: how figures are worded in the prose."""
 
 from __future__ import annotations
 
 import pytest
 
-from analysis.plots import p_text
+from analysis.pages.plots import p_text
 
 
 @pytest.mark.parametrize("p, phrase", [
@@ -22,7 +22,7 @@ def test_p_values_read_as_a_relation(p, phrase):
 def test_small_counts_are_suppressed_with_their_percentages():
     import pandas as pd
 
-    from analysis.report import html_table
+    from analysis.pages.chapter import html_table
 
     frame = pd.DataFrame({"B": ["3\u00a0(4.3%)", "67\u00a0(95.7%)", "0", "64.0\u00a0(54.0\u201172.8)", "2"],
                           "p": ["0.0013", "", "", "", "<0.0001"]})

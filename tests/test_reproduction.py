@@ -1,4 +1,4 @@
-"""analysis.reproduction: the methods it names are the methods it used."""
+"""analysis.study.reproduction: the methods it names are the methods it used."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import reproduction
-from analysis.cohort import load_cohort
+from analysis.study import reproduction
+from analysis.cohort.load import load_cohort
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "synthetic_cohort.csv"
 
@@ -41,7 +41,7 @@ def test_sections_computed_once_give_the_same_figures(cohort):
 
 
 def test_baseline_table_names_each_test_by_a_footnote_letter(cohort):
-    from analysis.baseline import TEST_MARKS, baseline_table
+    from analysis.pages.baseline import TEST_MARKS, baseline_table
 
     table, notes = baseline_table(cohort)
     assert list(table.columns) == ["B", "BL", "L", "p"]

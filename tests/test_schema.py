@@ -1,4 +1,4 @@
-"""The cohort schema (analysis/schema.yaml) and its helpers in analysis.schema."""
+"""The cohort schema (analysis/schema.yaml) and its helpers in analysis.cohort.schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.schema import (
+from analysis.cohort.schema import (
     analyses_available,
     derived_columns,
     analyses_switched_off,
@@ -137,7 +137,7 @@ def test_bad_schema_is_rejected(tmp_path):
 
 
 def test_derived_columns_documented_match_the_loader():
-    from analysis.cohort import DERIVED_COLUMNS
+    from analysis.cohort.load import DERIVED_COLUMNS
 
     table = derived_columns()
     assert list(table.columns) == ["name", "type", "unit", "meaning"]

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from analysis.published import flatten, load_published
-from analysis.scorecard import judge, kind_of, scorecard, totals
+from analysis.paper.published import flatten, load_published
+from analysis.paper.judge import judge, kind_of, scorecard, totals
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohort import load_cohort
-from analysis.reproduction import OS_ALL_CNS_TERMS, all_figures
-from analysis.sensitivity import (
+from analysis.cohort.load import load_cohort
+from analysis.study.reproduction import OS_ALL_CNS_TERMS, all_figures
+from analysis.study.sensitivity import (
     convention_effects,
     cox_figures_under,
     figure_label,

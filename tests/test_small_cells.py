@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from analysis.build import build_book
-from analysis.scorecard import kind_of
+from analysis.build.runner import build_book
+from analysis.paper.judge import kind_of
 from conftest import BOOK_COHORT
 
 MIN_CELL = 5

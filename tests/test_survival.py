@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.survival import KaplanMeier
+from analysis.stats.nonparametric import KaplanMeier
 
 from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 REL = 1e-9

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.tables import chi_squared, crosstab, fisher_exact, kruskal_wallis, table_one, wilcoxon_rank_sum
+from analysis.stats.contingency import chi_squared, crosstab, fisher_exact, kruskal_wallis, table_one, wilcoxon_rank_sum
 
 from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 

@@ -10,7 +10,7 @@ little print CSS so that wide tables are shown whole rather than cut off at the 
 Offline: every request other than ``file:`` and ``data:`` is aborted, and the export fails if the
 page asked for one, so a PDF made without a network is the same as one made with it.
 
-Usage: ``python -m analysis.pdf [--cohort FILE] [--out DIR] [--pdf FILE]``.
+Usage: ``python -m analysis.build.pdf [--cohort FILE] [--out DIR] [--pdf FILE]``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from analysis.build import PROJECT_ROOT, BuildError, build_book
+from analysis.build.runner import PROJECT_ROOT, BuildError, build_book
 
 # Debian's package; CHROMIUM overrides it (e.g. /usr/bin/chromium-browser on Ubuntu).
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.pdf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.build.pdf", description=__doc__.splitlines()[0])
     configure_parser(parser)
     return run(parser.parse_args(argv))
 

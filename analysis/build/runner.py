@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
+from analysis.paths import PACKAGE_DIR, PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_DIR = Path(__file__).resolve().parent
 # Parameters the build fills in itself; a chapter may declare them.
 BUILD_PARAMETERS = ("cohort", "results_path")
 # Library versions that change numbers or rendering: part of every chapter's hash.
@@ -589,7 +588,7 @@ def render_html(stage: Path, html_dir: Path, builder: str = "html") -> int:
 # --------------------------------------------------------------------------- the build
 def validate_input(cohort: Path, log: Callable[[str], None]) -> None:
     """Stop before any chapter runs when the cohort file has problems (all listed)."""
-    from analysis.cohort import validate_cohort
+    from analysis.cohort.load import validate_cohort
 
     report = validate_cohort(cohort)
     if not report.ok:

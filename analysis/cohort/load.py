@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.schema import Schema, analyses_switched_off, load_schema
+from analysis.cohort.schema import Schema, analyses_switched_off, load_schema
 
 MAX_LISTED_ROWS = 10
 RT_TREATMENTS = ("WBRT", "SRS", "focal_RT", "CSI")  # the book's reading of the paper's "local RT"

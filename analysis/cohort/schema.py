@@ -15,8 +15,8 @@ from typing import Iterable
 
 import pandas as pd
 import yaml
+from analysis.paths import SCHEMA_PATH
 
-SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
 COLUMN_TYPES = ("string", "date", "integer", "flag", "category")
 TYPE_LABELS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.report import fmt_p
-from analysis.tables import table_one
+from analysis.pages.chapter import fmt_p
+from analysis.stats.contingency import table_one
 
 # column -> (label, analysis of schema.yaml that needs it, test)
 BASELINE_VARIABLES = {

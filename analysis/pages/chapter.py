@@ -19,9 +19,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from analysis.plots import format_p as fmt_p, p_text
+from analysis.pages.plots import format_p as fmt_p, p_text
 from analysis.results import Results
-from analysis.scorecard import kind_of, scorecard
+from analysis.paper.judge import kind_of, scorecard
 
 STATUS_MARK = {
     "exact": "exact",
@@ -164,8 +164,8 @@ def paper_hazard_ratios(prefix: str) -> pd.DataFrame:
     Indexed by the book's label of each term (as the rows of a section's Cox table);
     bounds are NaN when the paper gives none.
     """
-    from analysis.published import published_value
-    from analysis.reproduction import TERM_LABELS
+    from analysis.paper.published import published_value
+    from analysis.study.reproduction import TERM_LABELS
 
     block = published_value(prefix)
     rows = {}
@@ -180,7 +180,7 @@ def cox_frame(coefficients: pd.DataFrame) -> pd.DataFrame:
     """Cox coefficients as a table: HR with profile CI and LR p, then the Wald versions.
 
     ``coefficients`` is a section's Cox table (rows labelled by
-    :data:`analysis.reproduction.TERM_LABELS`) or a model's ``coefficients_``.
+    :data:`analysis.study.reproduction.TERM_LABELS`) or a model's ``coefficients_``.
     """
     c = coefficients
     frame = pd.DataFrame({
@@ -199,7 +199,7 @@ def zph_frame(fits: dict) -> pd.DataFrame:
     for name, fit in fits.items():
         if not hasattr(fit, "zph"):
             continue
-        from analysis.reproduction import COLUMN_LABELS
+        from analysis.study.reproduction import COLUMN_LABELS
 
         z = fit.zph().copy().rename(index=COLUMN_LABELS)
         z["model"] = name
@@ -271,8 +271,8 @@ class ChapterPage:
         """
         from myst_nb import glue
 
-        from analysis.published import flatten, load_published
-        from analysis.reproduction import EXTRA_IDS
+        from analysis.paper.published import flatten, load_published
+        from analysis.study.reproduction import EXTRA_IDS
 
         shown = mask_figures(figures, self.min_cell)
         for dotted, value in shown.items():
@@ -339,7 +339,7 @@ def glue_paper(*ids: str) -> None:
     """
     from myst_nb import glue
 
-    from analysis.published import published_value
+    from analysis.paper.published import published_value
 
     for dotted in ids:
         value = published_value(dotted)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.cohort import load_cohort
-from analysis.report import glue_paper
+from analysis.cohort.load import load_cohort
+from analysis.pages.chapter import glue_paper
 from analysis.results import Results
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analysis.reproduction import METHODS
+from analysis.study.reproduction import METHODS
+from analysis.paths import INTERPRETATION_PATH
 
-INTERPRETATION_PATH = Path(__file__).resolve().parents[1] / "data" / "paper-interpretation.yaml"
 JMP_EQUIVALENT = {
     "km_median": "JMP Survival platform: median survival time",
     "median_ci": "JMP reports a median CI without naming its band; the log band is R's default",

@@ -2,8 +2,8 @@
 
 Every function returns a small DataFrame whose columns are the quantities of the textbook formula,
 one row per distinct time, so that a reader can follow each step; the primer then checks the result
-against the package's estimators (:class:`analysis.survival.KaplanMeier`,
-:func:`analysis.logrank.logrank_test`, :class:`analysis.cox.CoxModel`).
+against the package's estimators (:class:`analysis.stats.nonparametric.KaplanMeier`,
+:func:`analysis.stats.logrank.logrank_test`, :class:`analysis.stats.cox.CoxModel`).
 
 - :func:`km_by_hand`: product-limit estimate with Greenwood's variance.
 - :func:`bands_by_hand`: the three pointwise 95% bands (plain, log, log-log) from that variance.
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis._checks import as_event, as_groups, as_time
-from analysis.plots import p_text  # noqa: F401  (re-exported for the chapters)
+from analysis.stats._checks import as_event, as_groups, as_time
+from analysis.pages.plots import p_text  # noqa: F401  (re-exported for the chapters)
 
 __all__ = [
     "toy_table",
@@ -217,7 +217,7 @@ def bands_plot(bands: pd.DataFrame, xlabel: str = "Months", title: str | None = 
     0.5 line: where each band crosses it are the limits of the median's CI."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 3.0), sharey=True)
     x = np.concatenate([[0.0], bands["time"].to_numpy(dtype=float)])
@@ -248,7 +248,7 @@ def log_minus_log_plot(km_table: pd.DataFrame, xlabel: str = "Months (log scale)
     hazards the curves are parallel, a vertical distance of log(HR) apart."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots import FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     for i, (g, block) in enumerate(km_table.groupby("group", sort=False)):
@@ -295,7 +295,7 @@ def record(page, figures: dict, digits: int = 3, counts: bool = True) -> dict:
     """
     from myst_nb import glue
 
-    from analysis.report import mask_count
+    from analysis.pages.chapter import mask_count
 
     shown = {k: mask_count(v, page.min_cell) if counts and isinstance(v, int) else v for k, v in figures.items()}
     for dotted, value in shown.items():
@@ -328,8 +328,8 @@ def censoring_figures(toy: pd.DataFrame, at: float = 6) -> dict:
 
 def km_figures(toy: pd.DataFrame) -> dict:
     """The by-hand Kaplan-Meier steps the page walks through, its median, and the largest
-    difference from the package's :class:`~analysis.survival.KaplanMeier`."""
-    from analysis.survival import KaplanMeier
+    difference from the package's :class:`~analysis.stats.nonparametric.KaplanMeier`."""
+    from analysis.stats.nonparametric import KaplanMeier
 
     hand = km_by_hand(toy["months"], toy["death"])
     package = KaplanMeier().fit(toy["months"], toy["death"])
@@ -359,7 +359,7 @@ def km_figures(toy: pd.DataFrame) -> dict:
 
 def ci_figures(toy: pd.DataFrame) -> dict:
     """Greenwood and band values at month 6, and the median's CI of each band by hand and by the package."""
-    from analysis.survival import KaplanMeier
+    from analysis.stats.nonparametric import KaplanMeier
 
     hand = km_by_hand(toy["months"], toy["death"])
     bands = bands_by_hand(hand).set_index("time")
@@ -383,7 +383,7 @@ def ci_figures(toy: pd.DataFrame) -> dict:
 
 def logrank_figures(toy: pd.DataFrame) -> dict:
     """Observed, expected, variance and chi-squared by hand, and the package's statistic."""
-    from analysis.logrank import logrank_test
+    from analysis.stats.logrank import logrank_test
 
     _, totals = logrank_by_hand(toy["months"], toy["death"], toy["arm"])
     package = logrank_test(toy["months"], toy["death"], toy["arm"])
@@ -401,7 +401,7 @@ def logrank_figures(toy: pd.DataFrame) -> dict:
 
 def toy_cox(toy: pd.DataFrame, reference: str = "A"):
     """Cox model of the toy table with the arm as a factor (Efron ties), reference ``reference``."""
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     return CoxModel().fit(toy, "months", "death", ["arm"], factors=["arm"], ref={"arm": reference})
 
@@ -426,7 +426,7 @@ def cox_figures(toy: pd.DataFrame, hazard_ratio: float = 0.5, hazard: float = np
 
 def ph_figures(sample: pd.DataFrame) -> dict:
     """The crossing-hazards sample: its Cox hazard ratio and the cox.zph test of the group term."""
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     fit = CoxModel().fit(sample, "months", "death", ["late"])
     zph = fit.zph()
@@ -444,7 +444,7 @@ def follow_up_plot(toy: pd.DataFrame):
     """One line per toy patient from 0 to its time; a filled dot for a death, an open one for a censoring."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     for y, row in enumerate(toy.itertuples(index=False)):
@@ -468,7 +468,7 @@ def follow_up_plot(toy: pd.DataFrame):
 def median_ci_by_band(data: pd.DataFrame) -> pd.DataFrame | None:
     """Median survival from the CNS diagnosis by group with its 95% CI under each band (columns
     grouped by band), or None when the cohort has no CNS patient with a death."""
-    from analysis.survival import KaplanMeier
+    from analysis.stats.nonparametric import KaplanMeier
 
     cns = data[data["cns"] == 1]
     if cns.empty or cns["death"].sum() == 0:

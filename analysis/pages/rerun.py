@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cohort import validate_cohort
+from analysis.cohort.load import validate_cohort
+from analysis.paths import COHORT_TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "cohort_template.csv"
+TEMPLATE = COHORT_TEMPLATE
 
 
 def broken_example() -> tuple[pd.DataFrame, str]:

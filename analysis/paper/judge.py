@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.published import flatten, load_published
+from analysis.paper.published import flatten, load_published
 
 STATUSES = ("exact", "within tolerance", "differs", "paper issue", "not computable")
 SKIPPED_SECTIONS = ("study", "paper_issues")
@@ -124,7 +124,7 @@ def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.Dat
     """One row per published figure: id, paper, computed, difference, status, rule.
 
     ``computed`` maps ids to values (``results.json`` or
-    :func:`analysis.reproduction.all_figures`).
+    :func:`analysis.study.reproduction.all_figures`).
     """
     published = published or load_published()
     rows = []

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from analysis.paths import PUBLISHED_PATH
 
-PUBLISHED_PATH = Path(__file__).resolve().parents[1] / "data" / "published-statistics.yaml"
 
 
 @lru_cache(maxsize=4)

@@ -1,4 +1,4 @@
-"""Vectorised partial-likelihood engine behind :mod:`analysis.cox` (private).
+"""Vectorised partial-likelihood engine behind :mod:`analysis.stats.cox` (private).
 
 One evaluation of the Cox log partial likelihood, its score and information
 costs O(n p^2) after a single O(n log n) sort: risk-set sums are cumulative

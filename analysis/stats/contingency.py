@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
-from analysis._checks import level_label, require_columns, sorted_levels
+from analysis.stats._checks import level_label, require_columns, sorted_levels
 
 __all__ = [
     "TestResult",

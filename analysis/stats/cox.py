@@ -1,7 +1,7 @@
 """Cox proportional-hazards regression matching R's ``survival::coxph``.
 
 Partial likelihood with Efron (default) or Breslow ties, maximised by
-Newton-Raphson (vectorised engine in :mod:`analysis._cox_engine`). Reported per
+Newton-Raphson (vectorised engine in :mod:`analysis.stats._cox_engine`). Reported per
 coefficient: Wald SE/CI/p from the inverse information, profile-likelihood CI
 (the coefficient value where twice the drop of the profile log partial
 likelihood equals the chi-squared(1) quantile, other coefficients refitted) and
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis._checks import as_event, as_time, labels_of, level_label, require_columns, sorted_levels
-from analysis._cox_engine import CoxEngine
+from analysis.stats._checks import as_event, as_time, labels_of, level_label, require_columns, sorted_levels
+from analysis.stats._cox_engine import CoxEngine
 
 __all__ = ["CoxModel", "fit_cox", "MonotoneLikelihoodWarning"]
 
@@ -378,7 +378,7 @@ class CoxModel:
     @property
     def concordance_(self) -> float:
         """Harrell's C as R's coxph reports it: pairs within strata; a censoring tied with a death
-        counts as later; tied risk scores count 1/2 (see :mod:`analysis._concordance`).
+        counts as later; tied risk scores count 1/2 (see :mod:`analysis.stats._concordance`).
         Computed on first access."""
         return self._concordance_pair()[0]
 
@@ -389,7 +389,7 @@ class CoxModel:
 
     def _concordance_pair(self) -> tuple[float, float]:
         if "_concordance_value" not in self.__dict__:
-            from analysis._concordance import concordance
+            from analysis.stats._concordance import concordance
 
             eta = self._design.X @ self._res.beta
             self._concordance_value = concordance(self._time, self._event, eta, self._strata)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis._checks import as_event, as_groups, as_time, level_label, sorted_levels
+from analysis.stats._checks import as_event, as_groups, as_time, level_label, sorted_levels
 
 __all__ = ["KaplanMeier", "CONF_TYPES"]
 

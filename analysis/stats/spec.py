@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._checks import as_event
+from analysis.stats._checks import as_event
 
 __all__ = ["configure_parser", "run", "run_spec", "apply_subset"]
 
@@ -132,7 +132,7 @@ def _check_event(data, col):
 
 
 def _km(data, item):
-    from analysis.survival import CONF_TYPES, KaplanMeier
+    from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier
 
     data = _need(data, item, ["time", "event", "group"])
     _check_event(data, item["event"])
@@ -172,7 +172,7 @@ def _km(data, item):
 
 
 def _logrank(data, item):
-    from analysis.logrank import logrank_test
+    from analysis.stats.logrank import logrank_test
 
     data = _need(data, item, ["time", "event", "group"])
     _check_event(data, item["event"])
@@ -184,7 +184,7 @@ def _logrank(data, item):
 
 
 def _cox(data, item):
-    from analysis.cox import CoxModel
+    from analysis.stats.cox import CoxModel
 
     fields = ["time", "event", "covariates", "strata"]
     data_used = _need(data, item, fields)
@@ -216,14 +216,14 @@ def _cox(data, item):
 
 
 def _table(data, item):
-    from analysis.tables import crosstab
+    from analysis.stats.contingency import crosstab
 
     data = _need(data, item, ["row", "col"])
     return crosstab(data, item["row"], item["col"])
 
 
 def _chisq(data, item):
-    from analysis.tables import chi_squared
+    from analysis.stats.contingency import chi_squared
 
     tab = _table(data, item)
     correct = bool(item.get("correct", False))
@@ -236,7 +236,7 @@ def _chisq(data, item):
 
 
 def _fisher(data, item):
-    from analysis.tables import fisher_exact
+    from analysis.stats.contingency import fisher_exact
 
     res = fisher_exact(_table(data, item))
     out = {"n": res.details["n"], "dim": res.details["dim"], "p": res.p}

@@ -1,7 +1,7 @@
 """Calibration report: every figure of the paper next to what a cohort file gives, and whether it matches.
 
 ``calibration_report(cohort)`` judges each target of ``data/published-statistics.yaml`` against the
-figure the book computes for it (:func:`analysis.reproduction.all_figures`, under the book's declared
+figure the book computes for it (:func:`analysis.study.reproduction.all_figures`, under the book's declared
 methods: R's median rule, log band and Brookmeyer-Crowley median CIs, Efron ties, likelihood-ratio term
 tests and profile-likelihood CIs, chi-squared without continuity correction, Fisher-Freeman-Halton), so
 the generator is accepted on exactly the numbers the chapters print. The paper's qualitative findings
@@ -23,11 +23,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.reproduction import SITES_AT_ABC
+from analysis.study.reproduction import SITES_AT_ABC
+from analysis.paths import BUNDLED_COHORT, INTERPRETATION_PATH, PUBLISHED_PATH
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-PUBLISHED_PATH = DATA_DIR / "published-statistics.yaml"
-INTERPRETATION_PATH = DATA_DIR / "paper-interpretation.yaml"
 
 #: The issue's tolerances, in one place (the synthetic-cohort search and the tests read them here).
 TOLERANCES = {
@@ -121,7 +119,7 @@ class _Rows:
 
 
 def _as_cohort(cohort):
-    from analysis.cohort import Cohort, cohort_from_frame, load_cohort
+    from analysis.cohort.load import Cohort, cohort_from_frame, load_cohort
 
     if isinstance(cohort, Cohort):
         return cohort
@@ -132,7 +130,7 @@ def _as_cohort(cohort):
         if "group" in frame.columns and "os_from_cns" in frame.columns:
             raise TypeError("pass the cohort file, the raw frame or a Cohort, not Cohort.data")
         return cohort_from_frame(frame.astype(str).replace({"nan": ""}), name="synthetic cohort")
-    raise TypeError(f"cohort: expected a path, a DataFrame or an analysis.cohort.Cohort, got {type(cohort).__name__}")
+    raise TypeError(f"cohort: expected a path, a DataFrame or an analysis.cohort.load.Cohort, got {type(cohort).__name__}")
 
 
 def _km_rows(rows, figures, pub_id, node, issue_upper=None, ci=None, assumption=None):
@@ -168,10 +166,10 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
 
     Parameters
     ----------
-    cohort : path, DataFrame (the raw file's columns) or ``analysis.cohort.Cohort``
+    cohort : path, DataFrame (the raw file's columns) or ``analysis.cohort.load.Cohort``
     published, interpretation : paths or already-loaded dicts of the two YAML files.
     """
-    from analysis.reproduction import all_figures, all_sections
+    from analysis.study.reproduction import all_figures, all_sections
 
     pub = published if isinstance(published, dict) else _load(Path(published))
     interp = interpretation if isinstance(interpretation, dict) else _load(Path(interpretation))
@@ -346,9 +344,9 @@ def calibration_tables(cohort):
     """
     from IPython.display import Markdown
 
-    from analysis.report import html_table
+    from analysis.pages.chapter import html_table
 
-    if Path(cohort).resolve() != (DATA_DIR / "synthetic_cohort.csv").resolve():
+    if Path(cohort).resolve() != BUNDLED_COHORT.resolve():
         note = Markdown("*This build uses another cohort; see the reproduction scorecard for its comparison "
                         "with the paper.*")
         return note, None

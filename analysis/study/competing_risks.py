@@ -24,9 +24,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis._checks import as_groups, as_time, level_label, sorted_levels
-from analysis.cox import CoxModel
-from analysis.tables import chi_squared
+from analysis.stats._checks import as_groups, as_time, level_label, sorted_levels
+from analysis.stats.cox import CoxModel
+from analysis.stats.contingency import chi_squared
 
 __all__ = [
     "CAUSES",
@@ -151,7 +151,7 @@ def cif_plot(table: pd.DataFrame, xlabel: str = "Days since diagnosis of CNS met
     distinct line styles, so the curves stay apart in grey print)."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, FONT_SIZE
+    from analysis.pages.plots import LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, FONT_SIZE
 
     causes = [int(col.split("_")[1]) for col in table.columns if col.startswith("cif_")]
     fig, axes = plt.subplots(1, len(causes), figsize=(7.5, 3.6), sharey=True, squeeze=False)
@@ -182,7 +182,7 @@ CIF_DAYS = (180, 365)
 
 
 def competing_risks_section(cohort):
-    """The chapter's figures, tables and notes (a :class:`analysis.reproduction.Section`).
+    """The chapter's figures, tables and notes (a :class:`analysis.study.reproduction.Section`).
 
     Figures: ``competing_risks.deaths.<cause>``; ``competing_risks.cif.<group>.<cause>.d<days>``
     (cumulative incidence, in %); ``competing_risks.cs.<cause>.<BL|L>.{hr,ci}`` (cause-specific
@@ -190,7 +190,7 @@ def competing_risks_section(cohort):
     2 df); ``competing_risks.chisq.p`` (the paper's test). Cause keys: ``cns``, ``other``.
     Tables: ``cif`` (Aalen-Johansen steps), ``cif_at``, ``cause_specific``, ``deaths``.
     """
-    from analysis.reproduction import Section, cns_patients_with_deaths, has
+    from analysis.study.reproduction import Section, cns_patients_with_deaths, has
 
     section = Section()
     keys = {1: "cns", 2: "other"}

@@ -6,9 +6,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from analysis.cox import CoxModel
-from analysis.report import ChapterPage
-from analysis.reproduction import SITES_AT_ABC, TIES, all_figures, all_sections, risk_model_data
+from analysis.stats.cox import CoxModel
+from analysis.pages.chapter import ChapterPage
+from analysis.study.reproduction import SITES_AT_ABC, TIES, all_figures, all_sections, risk_model_data
 
 
 def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0) -> dict[str, Any]:

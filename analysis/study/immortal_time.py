@@ -9,7 +9,7 @@ had to survive long enough to start it. The time from the CNS diagnosis to the t
 - **Time-varying covariate** (counting-process data, Andersen & Gill 1982): each patient contributes
   an untreated interval (0, s] and a treated interval (s, T], where s is the therapy start day.
 
-``analysis._cox_engine`` fits right-censored data only (every row at risk from time 0), so this
+``analysis.stats._cox_engine`` fits right-censored data only (every row at risk from time 0), so this
 module adds the smallest missing piece: :class:`TimeVaryingCox`, the Cox partial likelihood for
 (start, stop] data with Efron (or Breslow) ties, maximised by Newton-Raphson with step halving as the
 package's ordinary engine is. Day conventions are stated in :func:`counting_process_data` and
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis._checks import as_event, require_columns
-from analysis._cox_engine import pseudo_risk_sets
-from analysis.cox import CoxModel
+from analysis.stats._checks import as_event, require_columns
+from analysis.stats._cox_engine import pseudo_risk_sets
+from analysis.stats.cox import CoxModel
 
 __all__ = [
     "TimeVaryingCox",
@@ -427,8 +427,8 @@ def immortal_time_section(cohort):
     """The chapter's figures (ids ``immortal_time.<analysis>.<hr|ci|p|n|deaths|treated>`` and
     ``immortal_time.summary.*``), the comparison table, and notes when the cohort cannot support
     the reanalysis (no start dates, no treated or untreated patients). Returns a
-    :class:`analysis.reproduction.Section`; figures not computed are NaN, so the prose shows NA."""
-    from analysis.reproduction import Section, cns_patients_with_deaths, has
+    :class:`analysis.study.reproduction.Section`; figures not computed are NaN, so the prose shows NA."""
+    from analysis.study.reproduction import Section, cns_patients_with_deaths, has
 
     section = Section(figures=_empty_figures())
     for analysis in ("cox_os_all_cns", "time_dependent_subsequent_systemic"):
@@ -465,7 +465,7 @@ def immortal_time_diagram():
     time-varying model see it."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 2.6))
     start, death = 4.0, 10.0

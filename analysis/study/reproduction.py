@@ -1,6 +1,6 @@
 """Recompute the paper's figures from a cohort, section by section.
 
-Each ``*_figures`` function takes a validated :class:`analysis.cohort.Cohort` and returns a
+Each ``*_figures`` function takes a validated :class:`analysis.cohort.load.Cohort` and returns a
 :class:`Section`: ``figures`` maps the dotted ids of ``data/published-statistics.yaml``
 (``outcomes.os_from_cns.B.median``) to computed values, and ``tables`` / ``fits`` hold what the
 chapters show and plot. The chapters record ``figures`` in ``results.json``; the scorecard and
@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
-from analysis.logrank import logrank_test
-from analysis.survival import KaplanMeier
-from analysis.tables import chi_squared, fisher_exact
+from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
+from analysis.stats.logrank import logrank_test
+from analysis.stats.nonparametric import KaplanMeier
+from analysis.stats.contingency import chi_squared, fisher_exact
 
 GROUPS = ("B", "BL", "L")
 CONF_TYPE = "log"
@@ -455,7 +455,7 @@ def firth_refit(cohort, key: str = "l_group") -> pd.DataFrame:
             }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = table.index.set_names(["term", "fit"])
-    from analysis.report import fmt_p
+    from analysis.pages.chapter import fmt_p
 
     table["p (likelihood ratio)"] = table["p (likelihood ratio)"].map(fmt_p)
     return table

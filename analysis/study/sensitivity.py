@@ -1,11 +1,11 @@
 """Sensitivity of the paper's figures to the book's declared conventions.
 
-The book reproduces the paper under stated conventions (:mod:`analysis.reproduction`): median CIs
+The book reproduces the paper under stated conventions (:mod:`analysis.study.reproduction`): median CIs
 from the ``log`` band, Efron ties, profile-likelihood intervals with likelihood-ratio p-values,
 ordinary (unpenalised) Cox fits. Here each convention is varied on its own, every affected
 published figure is recomputed, and the figure is said to *move* when its value as the book prints
 it (one decimal for days, three for hazard ratios, four for p-values) changes. Its status against
-the paper (:func:`analysis.scorecard.judge`) is given under both conventions.
+the paper (:func:`analysis.paper.judge.judge`) is given under both conventions.
 
 Conventions and their alternatives:
 
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.cox import CoxModel
-from analysis.published import flatten, load_published
-from analysis.report import digits_for, fmt
-from analysis.plots import format_p
-from analysis.reproduction import (
+from analysis.stats.cox import CoxModel
+from analysis.paper.published import flatten, load_published
+from analysis.pages.chapter import digits_for, fmt
+from analysis.pages.plots import format_p
+from analysis.study.reproduction import (
     OS_ALL_CNS_TERMS,
     OS_L_GROUP_TERMS,
     SITES_AT_ABC,
@@ -40,7 +40,7 @@ from analysis.reproduction import (
     cohort_figures,
     outcomes_figures,
 )
-from analysis.scorecard import judge, kind_of
+from analysis.paper.judge import judge, kind_of
 
 __all__ = ["CONVENTIONS", "convention_variants", "median_ci_figures", "cox_figures_under", "convention_effects", "moved_summary",
            "figure_label", "moved_table", "sensitivity_section"]
@@ -182,7 +182,7 @@ _LAST_LABELS = {"ci": "95% CI", "hr": "HR", "p": "p"}
 def figure_label(dotted: str) -> str:
     """A short readable name of a published figure id: 'OS from CNS, B: 95% CI',
     'Risk of BM, lung: HR'."""
-    from analysis.reproduction import TERM_LABELS
+    from analysis.study.reproduction import TERM_LABELS
 
     for prefix, label in _PREFIX_LABELS.items():
         if dotted.startswith(prefix + "."):
@@ -272,13 +272,13 @@ def moved_summary(effects: pd.DataFrame) -> pd.DataFrame:
 
 def sensitivity_section(cohort):
     """The chapter's tables (``effects``, ``summary``) and figures (a
-    :class:`analysis.reproduction.Section`).
+    :class:`analysis.study.reproduction.Section`).
 
     Figures: ``sensitivity.<convention>.<variant>.{figures,move,status_changes}`` and two worked
     examples: ``sensitivity.example.median_ci.<band>`` (group B's median OS from CNS diagnosis) and
     ``sensitivity.example.l_group_therapy.<ordinary|firth>`` (the L-group therapy hazard ratio).
     """
-    from analysis.reproduction import Section
+    from analysis.study.reproduction import Section
 
     section = Section()
     variants = convention_variants(cohort)

@@ -16,7 +16,7 @@ here ("construct, then search"):
 
 The search uses small, fast re-implementations of those statistics (``_km_median_ci``, ``_logrank``,
 ``_EfronCox``, exact to R within 1e-9 on the shared reference data); the calibration report
-(``analysis.calibration``) recomputes every figure with the project's own statistics layer.
+(``analysis.study.calibration``) recomputes every figure with the project's own statistics layer.
 
 The default seed is ``DEFAULT_SEED = 20240101``: ``python -m analysis synth`` regenerates
 ``data/synthetic_cohort.csv`` byte for byte. ``--n-patients`` other than the paper's size gives an uncalibrated
@@ -36,15 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from analysis.calibration import TOLERANCES
+from analysis.study.calibration import TOLERANCES
 from scipy.special import chdtrc, ndtri
 from scipy.stats import chi2, norm
+from analysis.paths import BUNDLED_COHORT, INTERPRETATION_PATH, PUBLISHED_PATH
 
 DEFAULT_SEED = 20240101
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-PUBLISHED_PATH = DATA_DIR / "published-statistics.yaml"
-INTERPRETATION_PATH = DATA_DIR / "paper-interpretation.yaml"
-DEFAULT_OUT = DATA_DIR / "synthetic_cohort.csv"
+DEFAULT_OUT = BUNDLED_COHORT
 
 GROUPS = ("B", "BL", "L")
 COLUMNS = [
@@ -63,7 +61,7 @@ _R_TOL = math.sqrt(np.finfo(float).eps)   # survival::quantile.survfit compares 
 
 
 # --------------------------------------------------------------------------------------------------
-# Fast statistics for the search loop (the report recomputes everything with analysis.survival etc.)
+# Fast statistics for the search loop (the report recomputes everything with analysis.stats.nonparametric etc.)
 # --------------------------------------------------------------------------------------------------
 
 def _r_quantile(x: np.ndarray, y: np.ndarray, p: float = 0.5) -> float:
@@ -610,7 +608,7 @@ class _CoxModelTarget:
     search_ci: bool = False    # profile CIs inside the exact phase (costly; for skewed small-event terms)
 
 
-# the tolerances (one place: analysis.calibration.TOLERANCES); the search aims inside them
+# the tolerances (one place: analysis.study.calibration.TOLERANCES); the search aims inside them
 HR_TOL, CI_TOL, P_TOL = TOLERANCES["hr"], TOLERANCES["hr_ci"], TOLERANCES["p"]
 _CI_PENDING = 5.0                          # loss stand-in for CI misses not computed yet
 
