@@ -5,7 +5,7 @@ import math
 import pytest
 
 from analysis.paper.published import flatten, load_published
-from analysis.paper.judge import judge, kind_of, scorecard, totals
+from analysis.paper.comparison import judge, kind_of, scorecard, totals
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from analysis.build.runner import build_book
-from analysis.paper.judge import kind_of
+from analysis.paper.comparison import kind_of
 from conftest import BOOK_COHORT
 
 MIN_CELL = 5

@@ -588,7 +588,7 @@ def render_html(stage: Path, html_dir: Path, builder: str = "html") -> int:
 # --------------------------------------------------------------------------- the build
 def validate_input(cohort: Path, log: Callable[[str], None]) -> None:
     """Stop before any chapter runs when the cohort file has problems (all listed)."""
-    from analysis.cohort.load import validate_cohort
+    from analysis.cohort import validate_cohort
 
     report = validate_cohort(cohort)
     if not report.ok:

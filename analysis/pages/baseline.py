@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.pages.chapter import fmt_p
-from analysis.stats.contingency import table_one
+from analysis.stats import table_one
 
 # column -> (label, analysis of schema.yaml that needs it, test)
 BASELINE_VARIABLES = {

@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis.pages.plots import format_p as fmt_p, p_text
 from analysis.results import Results
-from analysis.paper.judge import kind_of, scorecard
+from analysis.paper import kind_of, scorecard
 
 STATUS_MARK = {
     "exact": "exact",
@@ -164,8 +164,8 @@ def paper_hazard_ratios(prefix: str) -> pd.DataFrame:
     Indexed by the book's label of each term (as the rows of a section's Cox table);
     bounds are NaN when the paper gives none.
     """
-    from analysis.paper.published import published_value
-    from analysis.study.reproduction import TERM_LABELS
+    from analysis.paper import published_value
+    from analysis.study import TERM_LABELS
 
     block = published_value(prefix)
     rows = {}
@@ -199,7 +199,7 @@ def zph_frame(fits: dict) -> pd.DataFrame:
     for name, fit in fits.items():
         if not hasattr(fit, "zph"):
             continue
-        from analysis.study.reproduction import COLUMN_LABELS
+        from analysis.study import COLUMN_LABELS
 
         z = fit.zph().copy().rename(index=COLUMN_LABELS)
         z["model"] = name
@@ -271,8 +271,8 @@ class ChapterPage:
         """
         from myst_nb import glue
 
-        from analysis.paper.published import flatten, load_published
-        from analysis.study.reproduction import EXTRA_IDS
+        from analysis.paper import flatten, load_published
+        from analysis.study import EXTRA_IDS
 
         shown = mask_figures(figures, self.min_cell)
         for dotted, value in shown.items():
@@ -339,7 +339,7 @@ def glue_paper(*ids: str) -> None:
     """
     from myst_nb import glue
 
-    from analysis.paper.published import published_value
+    from analysis.paper import published_value
 
     for dotted in ids:
         value = published_value(dotted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.cohort.load import load_cohort
+from analysis.cohort import load_cohort
 from analysis.pages.chapter import glue_paper
 from analysis.results import Results
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analysis.study.reproduction import METHODS
+from analysis.study import METHODS
 from analysis.paths import INTERPRETATION_PATH
 
 JMP_EQUIVALENT = {

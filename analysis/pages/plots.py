@@ -37,7 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.textpath import TextPath
 
-from analysis.stats._checks import require_columns
+from analysis.stats import require_columns
 
 __all__ = [
     "OKABE_ITO",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats._checks import as_event, as_groups, as_time
+from analysis.stats import as_event, as_groups, as_time
 from analysis.pages.plots import p_text  # noqa: F401  (re-exported for the chapters)
 
 __all__ = [
@@ -329,7 +329,7 @@ def censoring_figures(toy: pd.DataFrame, at: float = 6) -> dict:
 def km_figures(toy: pd.DataFrame) -> dict:
     """The by-hand Kaplan-Meier steps the page walks through, its median, and the largest
     difference from the package's :class:`~analysis.stats.nonparametric.KaplanMeier`."""
-    from analysis.stats.nonparametric import KaplanMeier
+    from analysis.stats import KaplanMeier
 
     hand = km_by_hand(toy["months"], toy["death"])
     package = KaplanMeier().fit(toy["months"], toy["death"])
@@ -359,7 +359,7 @@ def km_figures(toy: pd.DataFrame) -> dict:
 
 def ci_figures(toy: pd.DataFrame) -> dict:
     """Greenwood and band values at month 6, and the median's CI of each band by hand and by the package."""
-    from analysis.stats.nonparametric import KaplanMeier
+    from analysis.stats import KaplanMeier
 
     hand = km_by_hand(toy["months"], toy["death"])
     bands = bands_by_hand(hand).set_index("time")
@@ -383,7 +383,7 @@ def ci_figures(toy: pd.DataFrame) -> dict:
 
 def logrank_figures(toy: pd.DataFrame) -> dict:
     """Observed, expected, variance and chi-squared by hand, and the package's statistic."""
-    from analysis.stats.logrank import logrank_test
+    from analysis.stats import logrank_test
 
     _, totals = logrank_by_hand(toy["months"], toy["death"], toy["arm"])
     package = logrank_test(toy["months"], toy["death"], toy["arm"])
@@ -401,7 +401,7 @@ def logrank_figures(toy: pd.DataFrame) -> dict:
 
 def toy_cox(toy: pd.DataFrame, reference: str = "A"):
     """Cox model of the toy table with the arm as a factor (Efron ties), reference ``reference``."""
-    from analysis.stats.cox import CoxModel
+    from analysis.stats import CoxModel
 
     return CoxModel().fit(toy, "months", "death", ["arm"], factors=["arm"], ref={"arm": reference})
 
@@ -426,7 +426,7 @@ def cox_figures(toy: pd.DataFrame, hazard_ratio: float = 0.5, hazard: float = np
 
 def ph_figures(sample: pd.DataFrame) -> dict:
     """The crossing-hazards sample: its Cox hazard ratio and the cox.zph test of the group term."""
-    from analysis.stats.cox import CoxModel
+    from analysis.stats import CoxModel
 
     fit = CoxModel().fit(sample, "months", "death", ["late"])
     zph = fit.zph()
@@ -468,7 +468,7 @@ def follow_up_plot(toy: pd.DataFrame):
 def median_ci_by_band(data: pd.DataFrame) -> pd.DataFrame | None:
     """Median survival from the CNS diagnosis by group with its 95% CI under each band (columns
     grouped by band), or None when the cohort has no CNS patient with a death."""
-    from analysis.stats.nonparametric import KaplanMeier
+    from analysis.stats import KaplanMeier
 
     cns = data[data["cns"] == 1]
     if cns.empty or cns["death"].sum() == 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cohort.load import validate_cohort
+from analysis.cohort import validate_cohort
 from analysis.paths import COHORT_TEMPLATE
 
 TEMPLATE = COHORT_TEMPLATE

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.pages.chapter import comparison_frame
 from analysis.results import Results
-from analysis.paper.judge import scorecard, totals
+from analysis.paper import scorecard, totals
 
 
 def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, min_cell: int = 0

@@ -25,15 +25,9 @@ import yaml
 
 from analysis.study.reproduction import SITES_AT_ABC
 from analysis.paths import BUNDLED_COHORT, INTERPRETATION_PATH, PUBLISHED_PATH
+from analysis.paper import TOLERANCES
 
 
-#: The issue's tolerances, in one place (the synthetic-cohort search and the tests read them here).
-TOLERANCES = {
-    "hr": 0.05,        # hazard ratios, relative
-    "hr_ci": 0.10,     # their confidence limits, relative
-    "p": 0.25,         # printed p-values, relative
-    "km_ci": 0.05,     # Kaplan-Meier median CI limits where not exactly achievable, relative
-}
 
 EXACT = "exact"
 WITHIN = "within tolerance"
@@ -119,7 +113,7 @@ class _Rows:
 
 
 def _as_cohort(cohort):
-    from analysis.cohort.load import Cohort, cohort_from_frame, load_cohort
+    from analysis.cohort import Cohort, cohort_from_frame, load_cohort
 
     if isinstance(cohort, Cohort):
         return cohort
@@ -137,9 +131,9 @@ def _km_rows(rows, figures, pub_id, node, issue_upper=None, ci=None, assumption=
     rows.exact(f"{pub_id}.median", node["median"], figures.get(f"{pub_id}.median"))
     lower, upper = ci if ci is not None else node["ci"]
     got_lower, got_upper = figures.get(f"{pub_id}.ci") or (None, None)
-    rule = f"exact (else within {TOLERANCES['km_ci']:.0%})"
-    rows.relative(f"{pub_id}.ci.lower", lower, got_lower, TOLERANCES["km_ci"], rule, assumption=assumption)
-    rows.relative(f"{pub_id}.ci.upper", upper, got_upper, TOLERANCES["km_ci"], rule,
+    rule = f"exact (else within {TOLERANCES['median_ci']:.0%})"
+    rows.relative(f"{pub_id}.ci.lower", lower, got_lower, TOLERANCES["median_ci"], rule, assumption=assumption)
+    rows.relative(f"{pub_id}.ci.upper", upper, got_upper, TOLERANCES["median_ci"], rule,
                   issue=issue_upper, assumption=assumption)
 
 
@@ -344,7 +338,7 @@ def calibration_tables(cohort):
     """
     from IPython.display import Markdown
 
-    from analysis.pages.chapter import html_table
+    from analysis.pages import html_table
 
     if Path(cohort).resolve() != BUNDLED_COHORT.resolve():
         note = Markdown("*This build uses another cohort; see the reproduction scorecard for its comparison "

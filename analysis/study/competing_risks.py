@@ -24,9 +24,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.stats._checks import as_groups, as_time, level_label, sorted_levels
-from analysis.stats.cox import CoxModel
-from analysis.stats.contingency import chi_squared
+from analysis.stats import as_groups, as_time, level_label, sorted_levels
+from analysis.stats import CoxModel
+from analysis.stats import chi_squared
 
 __all__ = [
     "CAUSES",
@@ -151,7 +151,7 @@ def cif_plot(table: pd.DataFrame, xlabel: str = "Days since diagnosis of CNS met
     distinct line styles, so the curves stay apart in grey print)."""
     import matplotlib.pyplot as plt
 
-    from analysis.pages.plots import LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, FONT_SIZE
+    from analysis.pages import LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, FONT_SIZE
 
     causes = [int(col.split("_")[1]) for col in table.columns if col.startswith("cif_")]
     fig, axes = plt.subplots(1, len(causes), figsize=(7.5, 3.6), sharey=True, squeeze=False)

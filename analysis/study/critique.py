@@ -6,13 +6,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from analysis.stats.cox import CoxModel
-from analysis.pages.chapter import ChapterPage
+from analysis.stats import CoxModel
 from analysis.study.reproduction import SITES_AT_ABC, TIES, all_figures, all_sections, risk_model_data
 
 
-def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0) -> dict[str, Any]:
-    """Compute and glue (as ``critique.*``) the numbers the critique page quotes."""
+def critique_figures(cohort) -> dict[str, Any]:
+    """The numbers the critique page quotes, under ``critique.*`` ids (the page records and glues them)."""
     sections = all_sections(cohort)
     figures = all_figures(cohort, sections)
     data = cohort.data
@@ -45,4 +44,4 @@ def critique_figures(cohort, results_path: str | Path | None, min_cell: int = 0)
     if lm_fit is not None:  # the Wald interval of the same term, for the contrast
         row = lm_fit.coefficients_.loc[SITES_AT_ABC["bone"]]
         out["critique.lm_bone_wald"] = [float(row["hr_lower"]), float(row["hr_upper"])]
-    return ChapterPage(results_path, min_cell).record(out)
+    return out

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis.stats._checks import as_event, require_columns
+from analysis.stats import as_event, require_columns
 from analysis.stats._cox_engine import pseudo_risk_sets
-from analysis.stats.cox import CoxModel
+from analysis.stats import CoxModel
 
 __all__ = [
     "TimeVaryingCox",
@@ -465,7 +465,7 @@ def immortal_time_diagram():
     time-varying model see it."""
     import matplotlib.pyplot as plt
 
-    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 2.6))
     start, death = 4.0, 10.0

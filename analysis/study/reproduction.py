@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
-from analysis.stats.logrank import logrank_test
-from analysis.stats.nonparametric import KaplanMeier
-from analysis.stats.contingency import chi_squared, fisher_exact
+from analysis.stats import CoxModel, MonotoneLikelihoodWarning, fit_cox
+from analysis.stats import logrank_test
+from analysis.stats import KaplanMeier
+from analysis.stats import chi_squared, fisher_exact
 
 GROUPS = ("B", "BL", "L")
 CONF_TYPE = "log"
@@ -455,7 +455,7 @@ def firth_refit(cohort, key: str = "l_group") -> pd.DataFrame:
             }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = table.index.set_names(["term", "fit"])
-    from analysis.pages.chapter import fmt_p
+    from analysis.pages import fmt_p
 
     table["p (likelihood ratio)"] = table["p (likelihood ratio)"].map(fmt_p)
     return table

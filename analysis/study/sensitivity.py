@@ -5,7 +5,7 @@ from the ``log`` band, Efron ties, profile-likelihood intervals with likelihood-
 ordinary (unpenalised) Cox fits. Here each convention is varied on its own, every affected
 published figure is recomputed, and the figure is said to *move* when its value as the book prints
 it (one decimal for days, three for hazard ratios, four for p-values) changes. Its status against
-the paper (:func:`analysis.paper.judge.judge`) is given under both conventions.
+the paper (:func:`analysis.paper.comparison.judge`) is given under both conventions.
 
 Conventions and their alternatives:
 
@@ -26,10 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.stats.cox import CoxModel
-from analysis.paper.published import flatten, load_published
-from analysis.pages.chapter import digits_for, fmt
-from analysis.pages.plots import format_p
+from analysis.stats import CoxModel
+from analysis.paper import flatten, load_published
 from analysis.study.reproduction import (
     OS_ALL_CNS_TERMS,
     OS_L_GROUP_TERMS,
@@ -40,7 +38,7 @@ from analysis.study.reproduction import (
     cohort_figures,
     outcomes_figures,
 )
-from analysis.paper.judge import judge, kind_of
+from analysis.paper import judge, kind_of
 
 __all__ = ["CONVENTIONS", "convention_variants", "median_ci_figures", "cox_figures_under", "convention_effects", "moved_summary",
            "figure_label", "moved_table", "sensitivity_section"]
@@ -195,6 +193,9 @@ def figure_label(dotted: str) -> str:
 
 
 def _printed(dotted: str, value: Any) -> str:
+    from analysis.pages.chapter import digits_for, fmt  # TODO(layers): upward, display strings belong to pages
+    from analysis.pages.plots import format_p
+
     return format_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from analysis.study.calibration import TOLERANCES
+from analysis.paper import TOLERANCES
 from scipy.special import chdtrc, ndtri
 from scipy.stats import chi2, norm
 from analysis.paths import BUNDLED_COHORT, INTERPRETATION_PATH, PUBLISHED_PATH
@@ -608,7 +608,7 @@ class _CoxModelTarget:
     search_ci: bool = False    # profile CIs inside the exact phase (costly; for skewed small-event terms)
 
 
-# the tolerances (one place: analysis.study.calibration.TOLERANCES); the search aims inside them
+# the tolerances (one place: analysis.paper.TOLERANCES); the search aims inside them
 HR_TOL, CI_TOL, P_TOL = TOLERANCES["hr"], TOLERANCES["hr_ci"], TOLERANCES["p"]
 _CI_PENDING = 5.0                          # loss stand-in for CI misses not computed yet
 

@@ -36,7 +36,14 @@ from analysis.paper.published import flatten, load_published
 STATUSES = ("exact", "within tolerance", "differs", "paper issue", "not computable")
 SKIPPED_SECTIONS = ("study", "paper_issues")
 COUNT_KEYS = {"n", "of", "n_abc", "chemotherapy", "endocrine", "did_not_complete", "prior_srs_in_BL"}
-TOLERANCE = {"median_ci": 0.05, "hr": 0.05, "hr_ci": 0.10, "p": 0.25}
+#: How far a computed figure may sit from the printed one and still reproduce it (relative), in one
+#: place: the scorecard, the calibration report and the synthetic generator's search all read it.
+TOLERANCES = {
+    "hr": 0.05,         # hazard ratios
+    "hr_ci": 0.10,      # their confidence limits
+    "p": 0.25,          # printed p-values
+    "median_ci": 0.05,  # Kaplan-Meier median CI limits where not exactly achievable
+}
 # Ids whose printed value cannot be a real result; the scorecard says so instead of comparing.
 PAPER_ISSUE_IDS = {
     "outcomes.os_from_cns.L.ci_as_printed": "outcomes.os_from_cns.L.ci",
@@ -104,7 +111,7 @@ def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
             return "exact", worst
         if kind == "times":
             return "differs", worst
-        tol = TOLERANCE[kind]
+        tol = TOLERANCES[kind]
         ok = all(_rel(c, p) <= tol for c, p in zip(computed, paper))
         return ("within tolerance" if ok else "differs"), worst
     if not _is_number(paper) or not _is_number(computed):
@@ -117,7 +124,7 @@ def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
     digits = _decimals(paper)
     if round(computed, digits) == round(paper, digits):
         return "exact", diff
-    return ("within tolerance" if _rel(computed, paper) <= TOLERANCE[kind] else "differs"), diff
+    return ("within tolerance" if _rel(computed, paper) <= TOLERANCES[kind] else "differs"), diff
 
 
 def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.DataFrame:
