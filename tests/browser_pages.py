@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.build.runner import PROJECT_ROOT, toc_files
+from analysis.build import toc_files
+from analysis.paths import PROJECT_ROOT
 from analysis.build.pdf import launch_chromium, wait_until_rendered
 
 LOCAL_URL = re.compile(r"^(file|data|about|blob):")

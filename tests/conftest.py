@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.build.runner import build_book
+from analysis.build import build_book
 from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT
 
 # R's reference results on real and edge-case data, with the R script that made them (tests/reference)

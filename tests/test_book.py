@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.build.runner import PROJECT_ROOT
+from analysis.paths import PROJECT_ROOT
 from analysis.paper.published import flatten, load_published
 from conftest import BOOK_COHORT, assert_no_patient_data
 

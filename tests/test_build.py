@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.build import runner as build
-from analysis.build.runner import BuildError, build_book, convert_value
+from analysis.build import cache as build_cache
+from analysis.build import BuildError, build_book, convert_value
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
 
@@ -116,7 +116,7 @@ def test_unchanged_chapter_is_not_re_executed_until_an_input_changes(book, tmp_p
     fake_package = tmp_path / "pkg" / "analysis"
     fake_package.mkdir(parents=True)
     (fake_package / "survival.py").write_text("X = 1\n")
-    monkeypatch.setattr(build, "PACKAGE_DIR", fake_package)
+    monkeypatch.setattr(build_cache, "PACKAGE_DIR", fake_package)
     _, lines = quiet_build(book, out)
     assert any("executed in" in line for line in lines)
     _, lines = quiet_build(book, out)

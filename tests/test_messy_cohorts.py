@@ -13,7 +13,7 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.build.runner import build_book
+from analysis.build import build_book
 from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT
 from conftest import assert_no_patient_data
 

@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from analysis.build.runner import build_book
+from analysis.build import build_book
 from analysis.build.pdf import PdfError, print_to_pdf
 from conftest import BOOK_COHORT
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from analysis.build.runner import build_book
+from analysis.build import build_book
 from analysis.paper.comparison import kind_of
 from conftest import BOOK_COHORT
 

@@ -1,0 +1,104 @@
+"""What makes a chapter's last run still valid: content hashes, and the staged copy of the book.
+
+A chapter is re-executed only when the hash of its source, its parameters, the ``analysis``
+package, the book's data files, the cohort file or the library versions changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from analysis.build.chapters import Chapter
+from analysis.paths import PACKAGE_DIR
+
+
+# Library versions that change numbers or rendering: part of every chapter's hash.
+HASHED_DISTRIBUTIONS = (
+    "numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "seaborn", "pandera",
+)
+STAGED_FOLDERS = ("book", "vendor")
+
+
+# --------------------------------------------------------------------------- hashing
+def _hash_files(h: "hashlib._Hash", files: list[Path], base: Path) -> None:
+    for path in sorted(files):
+        h.update(path.relative_to(base).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+
+
+def environment_fingerprint() -> str:
+    """Hash of the package code, data schema files and library versions (shared by chapters)."""
+    h = hashlib.sha256()
+    code = [p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".yaml", ".json"}]
+    _hash_files(h, [p for p in code if "__pycache__" not in p.parts], PACKAGE_DIR.parent)
+    for dist in HASHED_DISTRIBUTIONS:
+        try:
+            h.update(f"{dist}={metadata.version(dist)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=absent\n".encode())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def chapter_hash(chapter: Chapter, params: dict, root: Path, env_fingerprint: str) -> str:
+    h = hashlib.sha256()
+    h.update(env_fingerprint.encode())
+    h.update(chapter.source.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    data_files = [p for p in (root / "data").glob("*.yaml")] if (root / "data").exists() else []
+    _hash_files(h, data_files, root)
+    cohort = params.get("cohort")
+    if cohort and Path(str(cohort)).is_file():
+        h.update(Path(str(cohort)).read_bytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- staging
+def copy_if_changed(src: Path, dst: Path) -> bool:
+    """Copy only when the bytes differ, so Sphinx's incremental build sees no change."""
+    if dst.exists() and dst.read_bytes() == src.read_bytes():
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return True
+
+
+def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> bool:
+    """Copy config, TOC and every non-chapter file of the book folders into the stage.
+
+    Returns whether anything in the stage changed (copied or removed).
+    """
+    chapter_sources = {c.source.resolve() for c in chapters}
+    changed = False
+    for name in ("_config.yml", "_toc.yml"):
+        changed |= copy_if_changed(root / name, stage / name)
+    expected = {stage / "_config.yml", stage / "_toc.yml"}
+    for folder in STAGED_FOLDERS:
+        for src in sorted((root / folder).rglob("*")) if (root / folder).exists() else []:
+            if src.is_dir() or src.resolve() in chapter_sources or _is_hidden(src, root):
+                continue
+            if src.suffix == ".ipynb":  # executed notebooks never come from the source tree
+                continue
+            dst = stage / src.relative_to(root)
+            changed |= copy_if_changed(src, dst)
+            expected.add(dst)
+    expected |= {stage / f"{c.docname}.ipynb" for c in chapters}
+    # Remove what no longer exists in the source (a deleted page must not linger).
+    for path in sorted(stage.rglob("*"), reverse=True):
+        if path.is_file() and path not in expected:
+            path.unlink()
+            changed = True
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return changed
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)

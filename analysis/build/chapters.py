@@ -1,0 +1,183 @@
+"""The book's chapters and their parameters: what ``_toc.yml`` lists, what each chapter declares.
+
+A chapter is a listed ``.md`` file whose jupytext header names a kernel (a parameterized notebook);
+the other files are static pages. Each chapter declares its parameters in a cell tagged
+``parameters``; values given on the command line are converted with the type of the declared
+default (never parsed as YAML: ``1e-3`` stays a float, ``no`` a string).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+
+# Parameters the build fills in itself; a chapter may declare them.
+BUILD_PARAMETERS = ("cohort", "results_path")
+
+
+class BuildError(Exception):
+    """A problem that stops the build; its message is meant for the user as is."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    docname: str  # path without suffix, relative to the book root, as in _toc.yml
+    source: Path
+
+    @property
+    def key(self) -> str:
+        return self.docname.replace("/", "__")
+
+
+# --------------------------------------------------------------------------- book layout
+def toc_files(root: Path) -> list[str]:
+    """Docnames listed in ``_toc.yml`` (root first), in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("parts", []) or []:
+                walk(part.get("chapters"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return [str(Path(n).with_suffix("")) if n.endswith((".md", ".ipynb")) else n for n in names]
+
+
+def is_notebook_source(path: Path) -> bool:
+    """A MyST ``.md`` file is a notebook when its front matter names a kernelspec."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return False
+    end = text.find("\n---", 3)
+    front = yaml.safe_load(text[3:end]) if end > 0 else None
+    return isinstance(front, dict) and "kernelspec" in front
+
+
+def find_chapters(root: Path) -> list[Chapter]:
+    chapters = []
+    for docname in toc_files(root):
+        source = root / f"{docname}.md"
+        if source.exists() and is_notebook_source(source):
+            chapters.append(Chapter(docname, source))
+    return chapters
+
+
+# --------------------------------------------------------------------------- parameters
+def declared_parameters(chapter: Chapter) -> dict[str, dict]:
+    """The chapter's ``parameters`` cell, as papermill reads it: name -> {default, type}."""
+    import jupytext
+    import papermill
+
+    nb = jupytext.read(chapter.source)
+    tmp = _scratch_notebook_path(chapter)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(nb, tmp, fmt="ipynb")
+    try:
+        found = papermill.inspect_notebook(str(tmp))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        name: {"default": spec["default"], "type": spec["inferred_type_name"]}
+        for name, spec in found.items()
+    }
+
+
+def cached_declared_parameters(chapter: Chapter, state: Path) -> dict[str, dict]:
+    """``declared_parameters``, remembered per chapter source (inspecting costs a notebook round trip)."""
+    digest = hashlib.sha256(chapter.source.read_bytes()).hexdigest()
+    cache = state / f"{chapter.key}.parameters.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved.get("source") == digest:
+            return saved["parameters"]
+    parameters = declared_parameters(chapter)
+    cache.write_text(json.dumps({"source": digest, "parameters": parameters}, sort_keys=True), encoding="utf-8")
+    return parameters
+
+
+def _scratch_notebook_path(chapter: Chapter) -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"analysis-inspect-{os.getpid()}-{chapter.key}.ipynb"
+
+
+def convert_value(name: str, raw: str, declared_default: str) -> object:
+    """Convert a command-line value with the type of the chapter's declared default.
+
+    The default is the literal text of the parameters cell (e.g. ``"0"``, ``"0.95"``,
+    ``"'log'"``, ``"None"``). Values are never parsed as YAML.
+    """
+    default = declared_default.strip()
+    try:
+        import ast
+
+        literal = ast.literal_eval(default)
+    except (ValueError, SyntaxError):
+        literal = None
+    if isinstance(literal, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"true", "1", "yes", "on"}:
+            return True
+        if lowered in {"false", "0", "no", "off"}:
+            return False
+        raise BuildError(f"parameter {name!r}: expected true or false, got {raw!r}")
+    if isinstance(literal, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise BuildError(f"parameter {name!r}: expected an integer, got {raw!r}") from None
+    if isinstance(literal, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise BuildError(f"parameter {name!r}: expected a number, got {raw!r}") from None
+    return raw
+
+
+def resolve_parameters(
+    chapters: list[Chapter], given: dict[str, str], declared: dict[str, dict[str, dict]]
+) -> dict[str, dict[str, object]]:
+    """Per chapter, the parameters to inject: only those it declares."""
+    known = sorted({name for params in declared.values() for name in params})
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise BuildError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}: no chapter declares "
+            f"{'it' if len(unknown) == 1 else 'them'}. Known parameters: "
+            f"{', '.join(known) if known else '(none)'}"
+        )
+    per_chapter = {}
+    for chapter in chapters:
+        params = {}
+        for name, spec in declared[chapter.docname].items():
+            if name in given:
+                value = given[name]
+                params[name] = (
+                    value if name in BUILD_PARAMETERS else convert_value(name, value, spec["default"])
+                )
+        per_chapter[chapter.docname] = params
+    return per_chapter
+
+
+def default_cohort(chapters: list[Chapter], declared: dict[str, dict[str, dict]]) -> Path:
+    """The cohort the chapters name by default, relative to the chapter's folder."""
+    import ast
+
+    for chapter in chapters:
+        if "cohort" in declared[chapter.docname]:
+            default = ast.literal_eval(declared[chapter.docname]["cohort"]["default"])
+            return chapter.source.parent / str(default)
+    raise BuildError("no chapter declares a cohort parameter")
