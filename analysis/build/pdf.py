@@ -26,7 +26,7 @@ from typing import Callable
 
 from analysis.build.chapters import BuildError
 from analysis.build.runner import build_book
-from analysis.paths import DEFAULT_OUT
+from analysis.paths import default_out
 
 # Debian's package; CHROMIUM overrides it (e.g. /usr/bin/chromium-browser on Ubuntu).
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -190,7 +190,7 @@ def export_pdf(
 ) -> Path:
     """Build the single-page HTML book into ``out`` (default ``_build``) and print it to ``pdf``
     (default ``<out>/book.pdf``)."""
-    out = Path(out).resolve() if out else DEFAULT_OUT
+    out = Path(out).resolve() if out else default_out()
     pdf = Path(pdf).resolve() if pdf else out / "book.pdf"
     chromium_path()  # fail before a long build when there is no browser
     result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log)

@@ -41,7 +41,7 @@ from analysis.build.chapters import (
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.render import merge_results, render_html
-from analysis.paths import PROJECT_ROOT
+from analysis.paths import PROJECT_ROOT, default_out
 
 
 @dataclasses.dataclass
@@ -89,7 +89,7 @@ def build_book(
 ) -> BuildResult:
     """Execute every chapter that needs it and render the book; raise BuildError on failure."""
     root = Path(root).resolve()
-    out = Path(out).resolve() if out else root / "_build"
+    out = Path(out).resolve() if out else (default_out() if root == PROJECT_ROOT.resolve() else root / "_build")
     stage, state, results_dir = out / "stage", out / "state", out / "results"
     for folder in (stage, state, results_dir):
         folder.mkdir(parents=True, exist_ok=True)
