@@ -1,8 +1,9 @@
-"""The cohort schema, read from ``analysis/schema.yaml`` (the one place it is written down).
+"""The cohort schema, read from ``analysis/cohort/schema.yaml`` (the one place it is written down).
 
-Gives typed access to the column specifications, the data-dictionary table the book renders, and which
-analyses a cohort file supports given its columns (a missing optional column switches off the analyses
-that need it).
+Gives typed access to the column specifications, the derived columns, the data-dictionary table the book
+renders, and which analyses a cohort file supports given its columns (a missing optional column switches
+off the analyses that need it). The CNS groups (``CNS_GROUPS``) and the treatments read as local RT come
+from here, so that no other module writes them down again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from analysis.paths import SCHEMA_PATH
 
 
 COLUMN_TYPES = ("string", "date", "integer", "flag", "category")
+# The cns_group value of a patient without CNS metastasis; every other allowed value is a CNS group.
+NO_CNS_GROUP = "none"
 TYPE_LABELS = {
     "string": "text",
     "date": "date (YYYY-MM-DD)",
@@ -85,18 +88,48 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class DerivedColumn:
+    """A column computed on loading (``derived`` in ``schema.yaml``), never read from the file."""
+
+    name: str
+    type: str
+    meaning: str
+    unit: str = ""
+    treatments: tuple[str, ...] = ()  # local_rt: the initial_cns_treatment values that count as RT
+
+
+@dataclass(frozen=True)
 class Schema:
-    """The whole schema: columns in file order, analyses, groups, missing-value markers."""
+    """The whole schema: columns in file order, derived columns, analyses, missing-value markers."""
 
     columns: tuple[ColumnSpec, ...]
     analyses: tuple[Analysis, ...]
-    groups: tuple[str, ...]
     missing_values: tuple[str, ...]
+    derived: tuple[DerivedColumn, ...] = ()
     by_name: dict[str, ColumnSpec] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The allowed values of ``cns_group`` in their order: none, then the CNS groups."""
+        return self["cns_group"].allowed
+
+    @property
+    def cns_groups(self) -> tuple[str, ...]:
+        """The CNS groups (B, BL, L): every allowed ``cns_group`` except ``none``."""
+        return tuple(g for g in self.groups if g != NO_CNS_GROUP)
+
+    @property
+    def derived_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.derived)
+
+    @property
+    def rt_treatments(self) -> tuple[str, ...]:
+        """The ``initial_cns_treatment`` values the derived ``local_rt`` reads as local RT."""
+        return next(d.treatments for d in self.derived if d.name == "local_rt")
 
     @property
     def required_columns(self) -> list[str]:
@@ -140,6 +173,16 @@ def _column_from_yaml(entry: dict) -> ColumnSpec:
     )
 
 
+def _derived_from_yaml(entry: dict) -> DerivedColumn:
+    return DerivedColumn(
+        name=entry["name"],
+        type=entry["type"],
+        meaning=" ".join(str(entry["meaning"]).split()),
+        unit=entry.get("unit") or "",
+        treatments=tuple(str(v) for v in entry.get("treatments", ())),
+    )
+
+
 def _yaml_bound(bound: object) -> object:
     # YAML already turns 1990-01-01 into a date; keep "today" symbolic so it is resolved at validation time.
     if isinstance(bound, str) and bound != "today":
@@ -162,13 +205,26 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> Schema:
         if unknown:
             raise ValueError(f"schema.yaml: analysis {name!r} needs unknown column(s) {unknown}")
         analyses.append(Analysis(name=name, title=entry["title"], needs=needs, statistic=entry.get("statistic")))
+    derived = tuple(_derived_from_yaml(entry) for entry in raw.get("derived", ()))
+    if "cns_group" in by_name and NO_CNS_GROUP not in by_name["cns_group"].allowed:
+        raise ValueError(f"schema.yaml: cns_group must allow {NO_CNS_GROUP!r} (patients without CNS metastasis)")
+    treatments = by_name["initial_cns_treatment"].allowed if "initial_cns_treatment" in by_name else ()
+    for d in derived:
+        unknown = [t for t in d.treatments if t not in treatments]
+        if unknown:
+            raise ValueError(f"schema.yaml: derived {d.name!r} lists treatments {unknown} "
+                             "that initial_cns_treatment does not allow")
     return Schema(
         columns=columns,
         analyses=tuple(analyses),
-        groups=tuple(raw["groups"]),
         missing_values=tuple(str(v) for v in raw.get("missing_values", [""])),
+        derived=derived,
         by_name=by_name,
     )
+
+
+# The CNS groups as the schema allows them, in order (B, BL, L); the cohort face exports this.
+CNS_GROUPS: tuple[str, ...] = load_schema().cns_groups
 
 
 def _allowed_label(spec: ColumnSpec) -> str:
@@ -207,11 +263,9 @@ def data_dictionary() -> pd.DataFrame:
 
 def derived_columns() -> pd.DataFrame:
     """Columns derived on loading (``derived`` in ``schema.yaml``): ``name``, ``type``, ``unit``, ``meaning``."""
-    raw = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
     rows = [
-        {"name": d["name"], "type": TYPE_LABELS.get(d["type"], d["type"]), "unit": d.get("unit", ""),
-         "meaning": " ".join(str(d["meaning"]).split())}
-        for d in raw.get("derived", [])
+        {"name": d.name, "type": TYPE_LABELS.get(d.type, d.type), "unit": d.unit, "meaning": d.meaning}
+        for d in load_schema().derived
     ]
     return pd.DataFrame(rows, columns=["name", "type", "unit", "meaning"])
 
