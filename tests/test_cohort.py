@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from analysis import cli
-from analysis.cohort.load import DERIVED_COLUMNS, CohortValidationError, load_cohort, validate_cohort
+from analysis.cohort.derived import DERIVED_COLUMNS
+from analysis.cohort.load import CohortValidationError, load_cohort, validate_cohort
 from analysis.cohort.schema import load_schema
 
 REPO = Path(__file__).resolve().parents[1]

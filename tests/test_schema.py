@@ -1,4 +1,4 @@
-"""The cohort schema (analysis/schema.yaml) and its helpers in analysis.cohort.schema."""
+"""The cohort schema (analysis/cohort/schema.yaml) and its helpers in analysis.cohort.schema."""
 
 from __future__ import annotations
 
@@ -137,9 +137,35 @@ def test_bad_schema_is_rejected(tmp_path):
 
 
 def test_derived_columns_documented_match_the_loader():
-    from analysis.cohort.load import DERIVED_COLUMNS
+    from analysis.cohort import load_cohort
 
     table = derived_columns()
     assert list(table.columns) == ["name", "type", "unit", "meaning"]
-    assert tuple(table["name"]) == DERIVED_COLUMNS
+    loaded = load_cohort(REPO / "data" / "cohort_template.csv").data
+    derived_by_loader = [c for c in loaded.columns if c not in load_schema().names]
+    assert list(table["name"]) == derived_by_loader  # what the loader adds, in its order
     assert table.set_index("name").loc["os_from_cns", "unit"] == "days"
+
+
+def test_cns_groups_come_from_the_schema():
+    from analysis.cohort import CNS_GROUPS
+
+    schema = load_schema()
+    assert CNS_GROUPS == ("B", "BL", "L") == schema.cns_groups
+    assert schema.groups == ("none",) + CNS_GROUPS == schema["cns_group"].allowed
+
+
+def test_local_rt_treatments_come_from_the_schema():
+    schema = load_schema()
+    assert schema.rt_treatments == ("WBRT", "SRS", "focal_RT", "CSI")
+    assert set(schema.rt_treatments) < set(schema["initial_cns_treatment"].allowed)
+    meaning = derived_columns().set_index("name").loc["local_rt", "meaning"]
+    assert all(t in meaning for t in schema.rt_treatments)  # the words the book shows say the same
+
+
+def test_schema_refuses_a_local_rt_treatment_the_column_does_not_allow(tmp_path):
+    path = tmp_path / "schema.yaml"
+    path.write_text("columns:\n  - {name: initial_cns_treatment, type: category, allowed: [SRS, BSC], meaning: x}\n"
+                    "derived:\n  - {name: local_rt, type: flag, treatments: [SRS, WBRT], meaning: x}\n")
+    with pytest.raises(ValueError, match=r"derived 'local_rt' lists treatments \['WBRT'\]"):
+        load_schema(path)

@@ -1,14 +1,14 @@
 """The cohort file: is it acceptable, what is derived from it, and the synthetic generator.
 
 ``load_cohort`` reads CSV, Excel or Parquet, validates every row against ``schema.yaml`` and
-reports all problems at once; ``synth`` writes the calibrated synthetic cohort.
+reports all problems at once; ``synth`` writes the calibrated synthetic cohort. ``CNS_GROUPS``
+(B, BL, L) are the schema's allowed ``cns_group`` values other than ``none``.
 """
 
-from analysis.cohort.load import (
-    Cohort, CohortValidationError, ValidationReport, cohort_from_frame, load_cohort, validate_cohort, validate_frame,
-)
+from analysis.cohort.load import Cohort, cohort_from_frame, load_cohort, validate_cohort, validate_frame
+from analysis.cohort.problems import CohortValidationError, ValidationReport
 from analysis.cohort.schema import (
-    Schema, analyses_available, analyses_switched_off, data_dictionary, derived_columns, load_schema,
+    CNS_GROUPS, Schema, analyses_available, analyses_switched_off, data_dictionary, derived_columns, load_schema,
 )
 from analysis.cohort.synth.generator import DEFAULT_SEED
 
@@ -16,5 +16,5 @@ __all__ = [
     "load_cohort", "validate_cohort", "validate_frame", "cohort_from_frame",
     "Cohort", "ValidationReport", "CohortValidationError",
     "load_schema", "Schema", "data_dictionary", "derived_columns", "analyses_available", "analyses_switched_off",
-    "DEFAULT_SEED",
+    "CNS_GROUPS", "DEFAULT_SEED",
 ]
