@@ -596,6 +596,74 @@ def test_input_file_never_modified(tmp_path, kind, valid):
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing written next to it
 
 
+# ----------------------------------------------------------------------------------------- load_cohort's cache
+@pytest.fixture
+def validations(monkeypatch):
+    """The names of the files load_cohort really validates (its per-process cache starts empty)."""
+    from analysis.cohort import load
+
+    load._LAST_LOADED.clear()
+    calls: list[str] = []
+    real = load.validate_cohort
+
+    def counted(path, *, today=None):
+        calls.append(Path(path).name)
+        return real(path, today=today)
+
+    monkeypatch.setattr(load, "validate_cohort", counted)
+    yield calls
+    load._LAST_LOADED.clear()
+
+
+def test_same_file_is_validated_once_and_each_caller_gets_its_own_copy(tmp_path, validations):
+    path = write_csv(tmp_path / "ok.csv", with_changes({1: {"skull_mets_at_cns": "1"}}))  # one warning
+    first = load_cohort(path, today=TODAY)
+    first.data.loc[2, "age_at_abc"] = 99  # a chapter changing its copy
+    first.warnings.clear()
+    first.report.problems.clear()
+    second = load_cohort(path, today=TODAY)
+    assert validations == ["ok.csv"]
+    assert second.data.loc[2, "age_at_abc"] == 58
+    assert len(second.warnings) == 1 and len(second.report.warnings) == 1
+    assert second.report._data is second.data
+
+
+def test_edited_file_is_validated_again(tmp_path, validations):
+    path = write_csv(tmp_path / "c.csv", base_rows())
+    load_cohort(path, today=TODAY)
+    write_csv(path, with_changes({0: {"cns_group": "X"}}))
+    with pytest.raises(CohortValidationError, match="c.csv: column 'cns_group', line 2: unknown category 'X'"):
+        load_cohort(path, today=TODAY)
+    assert validations == ["c.csv", "c.csv"]
+
+
+def test_another_today_is_validated_again(tmp_path, validations):
+    path = write_csv(tmp_path / "c.csv", base_rows())
+    load_cohort(path, today=TODAY)
+    with pytest.raises(CohortValidationError, match="date outside the plausible range"):
+        load_cohort(path, today=dt.date(2016, 1, 1))  # last contacts in 2017 are then in the future
+    assert validations == ["c.csv", "c.csv"]
+
+
+def test_file_changed_while_being_validated_is_not_kept(tmp_path, monkeypatch, validations):
+    from analysis.cohort import load
+
+    path = write_csv(tmp_path / "c.csv", base_rows())
+    original = path.read_bytes()
+    counted = load.validate_cohort
+
+    def edited_meanwhile(p, *, today=None):  # someone saves another version after the file was hashed
+        write_csv(path, base_rows()[:3])
+        return counted(p, today=today)
+
+    monkeypatch.setattr(load, "validate_cohort", edited_meanwhile)
+    assert len(load_cohort(path, today=TODAY).data) == 3  # what was read is what is returned
+    monkeypatch.setattr(load, "validate_cohort", counted)
+    path.write_bytes(original)
+    assert len(load_cohort(path, today=TODAY).data) == 5  # not the 3-row result under the 5-row file's hash
+    assert validations == ["c.csv", "c.csv"]
+
+
 # ----------------------------------------------------------------------------------------- command
 def test_validate_command_ok(tmp_path, capsys):
     path = write_csv(tmp_path / "ok.csv", with_changes({1: {"skull_mets_at_cns": "1"}}))

@@ -165,16 +165,26 @@ def _validate_raw(raw: RawTable, report: ValidationReport, today: dt.date) -> Va
 
 
 # --------------------------------------------------------------------------------------------- loading
-# The last cohort loaded, by file content: the build runs several chapters in one kernel, and each
-# chapter loads the same file; it is validated once and every caller gets its own copy of the data.
-_LAST_LOADED: dict[tuple, Cohort] = {}
+# The last valid cohort loaded in this process. A build runs several chapters in each reused kernel and
+# every chapter calls load_cohort on the same file: it is validated once per kernel, not per chapter.
+# The key is everything the outcome depends on that can change within a process:
+#   * the path as given, made absolute (not resolved: a symlink's own name is the one messages quote);
+#   * the SHA-256 of the file's bytes, so an edited file is validated again (never a stale result);
+#   * the day used as "today" for the date ranges, so a check made yesterday is not reused today.
+# The schema and the code are read once per process anyway (load_schema is cached). An invalid file is
+# never stored, so its problems are reported afresh on every call. One entry only: registry files are large.
+_LAST_LOADED: dict[tuple[str, str, dt.date], Cohort] = {}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_cohort(path: str | Path, *, today: dt.date | None = None) -> Cohort:
     """Validate a cohort file and return it typed, with derived columns.
 
-    A file whose bytes were validated before in this process (same path, same day) is not
-    validated again; the returned ``data`` is always a fresh copy.
+    A file whose bytes were validated before in this process (same path, same ``today``) is not
+    validated again; the returned cohort (``data``, its report and lists) is always a fresh copy.
 
     Raises
     ------
@@ -182,16 +192,30 @@ def load_cohort(path: str | Path, *, today: dt.date | None = None) -> Cohort:
         When the file has any error; its ``str()`` is the full report (all problems).
     """
     path = Path(path)
+    today = today or dt.date.today()  # one day for the key and the checks, even across midnight
     if not path.is_file():
         return _cohort_from_report(validate_cohort(path, today=today))
-    key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest(), today or dt.date.today())
+    key = (str(path.absolute()), _sha256(path), today)
     if key not in _LAST_LOADED:
         cohort = _cohort_from_report(validate_cohort(path, today=today))
-        _LAST_LOADED.clear()  # one cohort at a time: registry files are large
-        _LAST_LOADED[key] = cohort
-    cached = _LAST_LOADED[key]
-    return dataclasses.replace(cached, data=cached.data.copy(), warnings=list(cached.warnings),
-                               available=list(cached.available), missing_optional=list(cached.missing_optional))
+        _LAST_LOADED.clear()
+        # the file is read again to validate it: keep the result only if those were the hashed bytes
+        if _sha256(path) == key[1]:
+            _LAST_LOADED[key] = cohort
+        return _copy(cohort, path)
+    return _copy(_LAST_LOADED[key], path)
+
+
+def _copy(cohort: Cohort, path: Path) -> Cohort:
+    """A copy a chapter may change freely without changing what the next caller gets."""
+    data = cohort.data.copy()
+    report = dataclasses.replace(cohort.report, source=path, columns=list(cohort.report.columns),
+                                 problems=list(cohort.report.problems),
+                                 switched_off={k: list(v) for k, v in cohort.report.switched_off.items()},
+                                 _data=data)
+    return dataclasses.replace(cohort, data=data, source=path, warnings=list(cohort.warnings),
+                               available=list(cohort.available), missing_optional=list(cohort.missing_optional),
+                               report=report)
 
 
 def cohort_from_frame(frame: pd.DataFrame, *, name: str = "data frame", today: dt.date | None = None) -> Cohort:
