@@ -495,10 +495,12 @@ def test_alt_text_forest_lists_each_term(coefficients):
 
 
 def test_format_p():
-    assert plots.format_p(0.0446) == "0.0446"
-    assert plots.format_p(3e-6) == "<0.0001"
-    assert plots.format_p("<0.01") == "<0.01"
-    assert plots.format_p(np.nan) == "NA"
+    from analysis.pages.format import p_cell
+
+    assert p_cell(0.0446) == "0.0446"
+    assert p_cell(3e-6) == "<0.0001"
+    assert p_cell("<0.01") == "<0.01"
+    assert p_cell(np.nan) == "NA"
 
 
 def test_risk_times_keep_the_chosen_times_when_they_fit_the_follow_up():

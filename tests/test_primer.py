@@ -14,16 +14,14 @@ from analysis.pages.primer import (
     crossing_hazards_sample,
     exponential_survival,
     first_time_at_or_below,
-    format_figure,
     km_by_hand,
     km_figures,
     logrank_by_hand,
     naive_survival,
-    p_text,
-    record,
     toy_table,
 )
-from analysis.results import Results
+from analysis.pages import ChapterPage
+from analysis.pages.format import figure_text, p_prose
 from analysis.stats.nonparametric import KaplanMeier
 
 SEED = 5
@@ -123,17 +121,19 @@ def test_proportional_hazards_illustrations():
 
 
 def test_formatting_of_glued_figures():
-    assert format_figure(7.5) == "7.5" and format_figure(6) == "6" and format_figure(0.73) == "0.730"
-    assert format_figure([0.15, float("nan")]) == "0.150\u2013NA"
-    assert p_text(0.04) == "= 0.0400" and p_text(1e-7) == "< 0.0001" and p_text("<0.01") == "< 0.01"
+    def short(value):
+        return figure_text(value, 3, trim=True)
+
+    assert short(7.5) == "7.5" and short(6) == "6" and short(0.73) == "0.730" and short(6.0) == "6"
+    assert short([0.15, float("nan")]) == "0.150\u2013NA"
+    assert p_prose(0.04) == "= 0.0400" and p_prose(1e-7) == "< 0.0001" and p_prose("<0.01") == "< 0.01"
 
 
 def test_record_masks_small_counts_only_when_asked(capsys):
-    class Page:
-        min_cell = 5
-        results = Results("", None, glue=False)
-
-    shown = record(Page(), {"x.n": 3, "x.hr": 0.1234, "x.p": 0.5}, counts=True)
+    page = ChapterPage(None, min_cell=5)
+    shown = page.record({"x.n": 3, "x.hr": 0.1234, "x.p": 0.5}, digits=3, counts=True)
     assert shown == {"x.n": "<5", "x.hr": 0.1234, "x.p": 0.5}
-    assert record(Page(), {"x.n": 3}, counts=False) == {"x.n": 3}
+    assert page.record({"x.n": 3}, digits=3, counts=False) == {"x.n": 3}
+    # by default the small-cell rule reads the id: "deaths" names no count of the paper's, ".n" does
+    assert page.record({"x.deaths": 3, "y.n": 3}) == {"x.deaths": 3, "y.n": "<5"}
     capsys.readouterr()

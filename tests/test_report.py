@@ -1,10 +1,10 @@
-"""analysis.pages.chapter: how figures are worded in the prose."""
+"""analysis.pages.format and chapter: how figures are worded in the prose and the tables."""
 
 from __future__ import annotations
 
 import pytest
 
-from analysis.pages.plots import p_text
+from analysis.pages.format import figure_text, id_text, p_cell, p_prose
 
 
 @pytest.mark.parametrize("p, phrase", [
@@ -15,8 +15,16 @@ from analysis.pages.plots import p_text
     (1.0, "= 1.0000"),
 ])
 def test_p_values_read_as_a_relation(p, phrase):
-    # prose writes "p {p_text}": never "p = <0.0001"
-    assert p_text(p) == phrase
+    # prose writes "p {p_prose}": never "p = <0.0001"
+    assert p_prose(p) == phrase
+
+
+def test_one_formatter_keeps_the_outputs_the_pages_need():
+    assert p_cell(3e-7) == "<0.0001" and p_cell(0.04) == "0.0400" and p_cell("<0.01") == "<0.01"
+    assert figure_text([12.25, 30.0]) == "12.2\u201330.0" and figure_text(7) == "7" and figure_text(None) == "NA"
+    assert id_text("risk_factors.all_cns.local_rt.hr", 0.5) == "0.500"
+    assert id_text("outcomes.os_from_cns.B.median", 295) == "295"
+    assert id_text("outcomes.os_from_abc.test.p", 1e-9) == "<0.0001"
 
 
 def test_small_counts_are_suppressed_with_their_percentages():

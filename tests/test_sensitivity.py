@@ -10,14 +10,14 @@ import pytest
 
 from analysis.cohort.load import load_cohort
 from analysis.study.reproduction import OS_ALL_CNS_TERMS, all_figures
+from analysis.study.precision import as_reported
 from analysis.study.sensitivity import (
     convention_effects,
     cox_figures_under,
-    figure_label,
     median_ci_figures,
     moved_summary,
-    moved_table,
 )
+from analysis.pages import figure_label, id_text, moved_table
 from conftest import BOOK_COHORT
 
 
@@ -70,8 +70,12 @@ def test_what_moves(effects):
     # Wald intervals change intervals and p-values, never the hazard ratio itself
     wald = effects[effects["convention"] == "intervals"]
     assert not wald[wald["figure"].str.endswith(".hr")]["moves"].any()
-    # "moves" means the printed value differs
-    assert (effects["moves"] == (effects["declared"] != effects["alternative"])).all()
+    # "moves" means the printed value differs: the study's precision and the pages' text agree
+    printed = [id_text(f, a) != id_text(f, b) for f, a, b in
+               zip(effects["figure"], effects["declared"], effects["alternative"])]
+    assert (effects["moves"] == printed).all()
+    assert (effects["moves"] == [as_reported(f, a) != as_reported(f, b) for f, a, b in
+                                 zip(effects["figure"], effects["declared"], effects["alternative"])]).all()
     summary = moved_summary(effects)
     assert (summary["move"] <= summary["figures"]).all()
     assert summary.loc[("median_ci", "log-log"), "figures"] == len(

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.stats.contingency import chi_squared, crosstab, fisher_exact, kruskal_wallis, table_one, wilcoxon_rank_sum
+from analysis.stats.contingency import chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum
+from analysis.pages import table_one
 
 from conftest import R_EDGE, R_LUNG, REFERENCE  # noqa: F401  (lung/edge fixtures come from conftest)
 

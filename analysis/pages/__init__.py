@@ -1,36 +1,51 @@
 """How it is shown: chapter pages, tables, figures and their text.
 
-A chapter builds one :class:`ChapterPage`; every number it prints is glued from computation.
+A chapter builds one :class:`ChapterPage` and calls it (``record``, ``table``, ``optional``,
+``figure``, ``comparison``); every number it prints is glued from computation and written by
+:mod:`analysis.pages.format`. Each chapter's own tables and figures are built by one module here
+(``competing_risks``, ``immortal_time``, ``sensitivity``, ``calibration``...), figures by ``plots``.
 """
 
+from analysis.pages import plots
 from analysis.pages.baseline import baseline_table
+from analysis.pages.calibration import calibration_tables
 from analysis.pages.chapter import (
-    ChapterPage, cox_frame, digits_for, fmt, fmt_p, glue_figure, glue_paper, html_table, logrank_frame, note_figure,
+    ChapterPage, cox_frame, firth_frame, glue_figure, glue_paper, html_table, logrank_frame, note_figure,
     paper_hazard_ratios, zph_frame,
 )
+from analysis.pages.competing_risks import cause_specific_table, cif_table
+from analysis.pages.critique import paper_issues_table
+from analysis.pages.format import (
+    days_text, figure_text, id_text, label_number, p_cell, p_prose, percent_text, word_list,
+)
+from analysis.pages.immortal_time import immortal_time_table
 from analysis.pages.landing import landing_figures
 from analysis.pages.methods import interpretation_table, methods_table
 from analysis.pages.plots import (
-    FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, flow_diagram, forest_plot, format_p, km_plot, p_text,
-    risk_times,
+    FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, cif_plot, flow_diagram, forest_plot, immortal_time_diagram,
+    immortal_time_forest, km_plot, risk_times,
 )
 from analysis.pages.primer import (
     bands_by_hand, bands_plot, censoring_figures, ci_figures, cox_figures, crossing_hazards_sample,
-    exponential_survival, follow_up_plot, format_figure, km_by_hand, km_figures, log_minus_log_plot, logrank_by_hand,
-    logrank_figures, median_ci_by_band, naive_survival, ph_figures, record, toy_cox, toy_table,
+    exponential_survival, follow_up_plot, km_by_hand, km_figures, log_minus_log_plot, logrank_by_hand,
+    logrank_figures, median_ci_by_band, naive_survival, ph_figures, toy_cox, toy_table,
 )
 from analysis.pages.rerun import broken_example
 from analysis.pages.scorecard import scorecard_tables
+from analysis.pages.sensitivity import CONVENTION_LABELS, VARIANT_LABELS, figure_label, moved_table, summary_table
+from analysis.pages.table_one import table_one
 
 __all__ = [
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
-    "cox_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios", "fmt", "fmt_p", "digits_for",
-    "km_plot", "forest_plot", "flow_diagram", "risk_times", "format_p", "p_text",
-    "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
-    "baseline_table", "landing_figures", "methods_table", "interpretation_table", "broken_example",
-    "scorecard_tables",
+    "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
+    "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
+    "plots", "km_plot", "forest_plot", "flow_diagram", "risk_times", "cif_plot", "immortal_time_diagram",
+    "immortal_time_forest", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
+    "baseline_table", "table_one", "landing_figures", "methods_table", "interpretation_table", "broken_example",
+    "scorecard_tables", "calibration_tables", "paper_issues_table",
+    "cif_table", "cause_specific_table", "immortal_time_table",
+    "moved_table", "summary_table", "figure_label", "CONVENTION_LABELS", "VARIANT_LABELS",
     "toy_table", "km_by_hand", "bands_by_hand", "naive_survival", "logrank_by_hand", "exponential_survival",
     "crossing_hazards_sample", "bands_plot", "log_minus_log_plot", "follow_up_plot", "median_ci_by_band",
-    "format_figure", "record", "toy_cox",
-    "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",
+    "toy_cox", "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.pages.chapter import fmt_p
-from analysis.stats import table_one
+from analysis.pages.format import p_cell
+from analysis.pages.table_one import table_one
 
 # column -> (label, analysis of schema.yaml that needs it, test)
 BASELINE_VARIABLES = {
@@ -60,7 +60,7 @@ def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
     footnotes = table.attrs.get("footnotes", [])
     explained = {name: note.split(": ", 1)[1] for note in footnotes for name in letters
                  if note.startswith(f"{name}: ")}
-    table["p"] = [f"{fmt_p(p)}{letters.get(test, '')}" if pd.notna(p) else ""
+    table["p"] = [f"{p_cell(p)}{letters.get(test, '')}" if pd.notna(p) else ""
                   for p, test in zip(table["p"], table["test"])]
     notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
         note for note in footnotes if not any(note.startswith(f"{name}: ") for name in letters)] + notes

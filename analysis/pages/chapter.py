@@ -11,90 +11,15 @@ a summary.
 from __future__ import annotations
 
 import html
-import math
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 import pandas as pd
 
-from analysis.pages.plots import format_p as fmt_p, p_text
 from analysis.results import Results
-from analysis.paper import kind_of, scorecard
-
-STATUS_MARK = {
-    "exact": "exact",
-    "within tolerance": "within tolerance",
-    "differs": "differs",
-    "paper issue": "paper issue",
-    "not computable": "not computable",
-}
-
-
-def fmt(value: Any, digits: int = 1) -> str:
-    """A figure as the book prints it: CI pairs as 'a-b', p-values with 4 significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return "\u2013".join(fmt(v, digits) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:d}"
-    return f"{value:.{digits}f}"
-
-
-def digits_for(dotted: str) -> int:
-    last = dotted.rsplit(".", 1)[-1]
-    if last == "hr" or ".risk_of_" in dotted or dotted.startswith("risk_factors"):
-        return 3
-    return 1
-
-
-def mask_count(value: Any, min_cell: int) -> Any:
-    """A count from 1 to min_cell - 1 becomes the text '<min_cell' (0 is not identifying)."""
-    if min_cell and isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and 0 < value < min_cell and float(value).is_integer():
-        return f"<{min_cell}"
-    return value
-
-
-def mask_figures(figures: dict[str, Any], min_cell: int) -> dict[str, Any]:
-    """Suppress small counts, and the percentages and lists that would reveal them."""
-    if not min_cell:
-        return dict(figures)
-    masked = {}
-    for dotted, value in figures.items():
-        kind = kind_of(dotted, parent_has_hr=False)
-        if kind == "count":
-            masked[dotted] = mask_count(value, min_cell)
-        elif kind == "pct" or (kind == "times" and len(value) < min_cell):
-            parent = dotted.rsplit(".", 1)[0]
-            n = figures.get(f"{parent}.n")
-            small = kind == "times" or (isinstance(n, int) and 0 < n < min_cell)
-            masked[dotted] = f"suppressed (<{min_cell})" if small else value
-        else:
-            masked[dotted] = value
-    return masked
-
-
-# A count as tables print it: "7", or "7 (12.5%)" with its share of the group (no-break space)
-_COUNT_CELL = re.compile(r"(\d+)(?:[ \u00a0]\([^()]*%\))?")
-
-
-def _mask_cell(value: Any, min_cell: int) -> Any:
-    """A small count, alone or with its percentage, becomes '<min_cell' (the share would reveal it)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return mask_count(int(value), min_cell)
-    if isinstance(value, str):
-        match = _COUNT_CELL.fullmatch(value.strip())
-        if match and 0 < int(match.group(1)) < min_cell:
-            return f"<{min_cell}"
-    return value
-
+from analysis.paper import scorecard
+from analysis.pages.format import figure_text, id_text, p_cell, p_prose, reported_digits
+from analysis.pages.small_cells import mask_cell, mask_count, mask_figures
 
 def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
                min_cell: int = 0):
@@ -105,7 +30,7 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
     from IPython.display import HTML
 
     if min_cell:
-        frame = frame.map(lambda v: _mask_cell(v, min_cell))
+        frame = frame.map(lambda v: mask_cell(v, min_cell))
         notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
 
     names = [n for n in frame.index.names] if index else []
@@ -133,15 +58,13 @@ def comparison_frame(figures: dict[str, Any], prefix: str, labels: dict[str, str
     labels = labels or {}
     rows = []
     for row in card.itertuples():
-        digits = digits_for(row.id)
-        fmt_value = fmt_p if row.kind == "p" else (lambda v, d=digits: fmt(v, d))
         rows.append({
             "figure": labels.get(row.id, row.id[len(prefix):].lstrip(".")),
-            "paper": fmt_value(row.paper),
-            "computed": fmt_value(shown.get(row.id, row.computed)),
+            "paper": id_text(row.id, row.paper),
+            "computed": id_text(row.id, shown.get(row.id, row.computed)),
             "difference": "" if row.difference is None or shown.get(row.id) != figures.get(row.id)
-            else fmt(row.difference, digits),
-            "status": STATUS_MARK[row.status],
+            else figure_text(row.difference, reported_digits(row.id)),
+            "status": row.status,
         })
     return pd.DataFrame(rows, columns=["figure", "paper", "computed", "difference", "status"])
 
@@ -184,13 +107,23 @@ def cox_frame(coefficients: pd.DataFrame) -> pd.DataFrame:
     """
     c = coefficients
     frame = pd.DataFrame({
-        "HR": c["hr"].map(lambda v: fmt(v, 3)),
-        "95% CI (profile)": [fmt([lo, up], 3) for lo, up in zip(c["hr_profile_lower"], c["hr_profile_upper"])],
-        "p (likelihood ratio)": c["p_lr"].map(fmt_p),
-        "95% CI (Wald)": [fmt([lo, up], 3) for lo, up in zip(c["hr_lower"], c["hr_upper"])],
-        "p (Wald)": c["p"].map(fmt_p),
+        "HR": c["hr"].map(lambda v: figure_text(v, 3)),
+        "95% CI (profile)": [figure_text([lo, up], 3) for lo, up in zip(c["hr_profile_lower"], c["hr_profile_upper"])],
+        "p (likelihood ratio)": c["p_lr"].map(p_cell),
+        "95% CI (Wald)": [figure_text([lo, up], 3) for lo, up in zip(c["hr_lower"], c["hr_upper"])],
+        "p (Wald)": c["p"].map(p_cell),
     }, index=c.index.rename("term"))
     return frame
+
+
+def firth_frame(refit: pd.DataFrame) -> pd.DataFrame:
+    """:func:`analysis.study.firth_refit` as a table: HR, profile CI and likelihood-ratio p per term and fit."""
+    return pd.DataFrame({
+        "HR": refit["hr"].round(3),
+        "95% CI (profile)": [figure_text([lo, up], 3) for lo, up in zip(refit["hr_profile_lower"],
+                                                                       refit["hr_profile_upper"])],
+        "p (likelihood ratio)": refit["p_lr"].map(p_cell),
+    }, index=refit.index)
 
 
 def zph_frame(fits: dict) -> pd.DataFrame:
@@ -210,7 +143,7 @@ def zph_frame(fits: dict) -> pd.DataFrame:
     table = table.rename(columns={"chisq": "chi-squared"})
     table.columns = ["term" if c in ("term", "level_0") else c for c in table.columns]
     table["chi-squared"] = table["chi-squared"].round(3)
-    table["p"] = table["p"].map(fmt_p)
+    table["p"] = table["p"].map(p_cell)
     return table.set_index(["model", "term"])[["chi-squared", "df", "p"]]
 
 
@@ -263,24 +196,36 @@ class ChapterPage:
         self.min_cell = int(min_cell or 0)
         self.results = Results("", results_path)
 
-    def record(self, figures: dict[str, Any], expected_prefix: str | None = None) -> dict[str, Any]:
-        """Record the figures (masked) and glue each as ``id`` and, formatted, as ``id.txt``.
+    def record(self, figures: dict[str, Any], expected_prefix: str | None = None, *, digits: int | None = None,
+               counts: bool | None = None) -> dict[str, Any]:
+        """Record the figures (masked) in results.json and glue each as ``id``, its text as ``id.txt``
+        and, for a p-value, ``id.eq`` for prose ("p = 0.0123", "p < 0.0001", never "p = <0.0001").
 
-        Every published id under ``expected_prefix`` that was not computed is glued as 'NA', so
-        the prose renders on any cohort (an empty group, a missing column).
+        ``digits``: None prints each figure at the book's precision for its id; a number prints that
+        many decimals, trimmed (7.5, not 7.500), for the primer and the "Beyond the paper" pages,
+        where probabilities and hazard-ratio intervals need three. ``counts`` says which figures
+        the small-cell rule treats as counts of patients: None, those whose id names a count (the
+        paper's ids); True, every integer (ids of the book's own); False, none (the primer's
+        made-up table). Every published id under ``expected_prefix`` that was not computed is
+        glued as 'NA', so the prose renders on any cohort (an empty group, a missing column).
         """
         from myst_nb import glue
 
         from analysis.paper import flatten, load_published
         from analysis.study import EXTRA_IDS
 
-        shown = mask_figures(figures, self.min_cell)
+        if counts is None:
+            shown = mask_figures(figures, self.min_cell)
+        else:
+            shown = {k: mask_count(v, self.min_cell) if counts and isinstance(v, int) else v
+                     for k, v in figures.items()}
         for dotted, value in shown.items():
             self.results.add(dotted, value)
-            text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
+            text = id_text(dotted, value) if digits is None or dotted.endswith(".p") \
+                else figure_text(value, digits, trim=True)
             glue(f"{dotted}.txt", text, display=False)
-            if dotted.endswith(".p"):  # for prose: "p = 0.0123" or "p < 0.0001", never "p = <0.0001"
-                glue(f"{dotted}.eq", f"p {p_text(value)}", display=False)
+            if dotted.endswith(".p"):
+                glue(f"{dotted}.eq", f"p {p_prose(value)}", display=False)
         if expected_prefix:
             section = expected_prefix.split(".")[0]
             expected = set(flatten(load_published().get(section, {}), section)) | set(EXTRA_IDS)
@@ -344,5 +289,6 @@ def glue_paper(*ids: str) -> None:
     for dotted in ids:
         value = published_value(dotted)
         glue(f"paper.{dotted}", value, display=False)
-        text = fmt_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
-        glue(f"paper.{dotted}.txt", text, display=False)
+        glue(f"paper.{dotted}.txt", id_text(dotted, value), display=False)
+        if dotted.endswith(".p"):
+            glue(f"paper.{dotted}.eq", f"p {p_prose(value)}", display=False)

@@ -20,7 +20,6 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats import as_event, as_groups, as_time
-from analysis.pages.plots import p_text  # noqa: F401  (re-exported for the chapters)
 
 __all__ = [
     "toy_table",
@@ -32,9 +31,6 @@ __all__ = [
     "exponential_survival",
     "crossing_hazards_sample",
     "CROSSING_SEED",
-    "record",
-    "format_figure",
-    "p_text",
     "censoring_figures",
     "km_figures",
     "ci_figures",
@@ -217,7 +213,7 @@ def bands_plot(bands: pd.DataFrame, xlabel: str = "Months", title: str | None = 
     0.5 line: where each band crosses it are the limits of the median's CI."""
     import matplotlib.pyplot as plt
 
-    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 3.0), sharey=True)
     x = np.concatenate([[0.0], bands["time"].to_numpy(dtype=float)])
@@ -248,7 +244,7 @@ def log_minus_log_plot(km_table: pd.DataFrame, xlabel: str = "Months (log scale)
     hazards the curves are parallel, a vertical distance of log(HR) apart."""
     import matplotlib.pyplot as plt
 
-    from analysis.pages.plots import FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots.style import FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     for i, (g, block) in enumerate(km_table.groupby("group", sort=False)):
@@ -264,45 +260,6 @@ def log_minus_log_plot(km_table: pd.DataFrame, xlabel: str = "Months (log scale)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-def format_figure(value, digits: int = 3) -> str:
-    """A figure as the primer prints it: ``digits`` decimals, shortened when the value has at most
-    one (7.5, not 7.500; 0.730 stays), integers as they are, lists as 'a\u2013b', NaN as NA."""
-    if isinstance(value, (list, tuple)):
-        return "\u2013".join(format_figure(v, digits) for v in value)
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "NA"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return f"{value:d}"
-    text = f"{float(value):.{digits}f}"
-    if abs(round(float(value) * 10) - float(value) * 10) < 1e-9:
-        return f"{float(value):.1f}".removesuffix(".0")
-    return text
-
-
-def record(page, figures: dict, digits: int = 3, counts: bool = True) -> dict:
-    """Record figures for a page that needs more decimals than the reproduction chapters.
-
-    Like ``ChapterPage.record`` (each figure added to results.json and glued as ``id``), but
-    ``id.txt`` is :func:`format_figure` with ``digits`` decimals; a p-value's text carries its
-    relation, "= 0.0123" or "< 0.0001", so that prose writes "p {glue:text}`id.txt`". With
-    ``counts`` every integer figure is a count of patients, masked by the page's small-cell rule
-    (``min_cell``); the primer's made-up table passes False. Used by the primer and the "Beyond
-    the paper" pages, where survival probabilities and hazard-ratio intervals need three decimals.
-    """
-    from myst_nb import glue
-
-    from analysis.pages.chapter import mask_count
-
-    shown = {k: mask_count(v, page.min_cell) if counts and isinstance(v, int) else v for k, v in figures.items()}
-    for dotted, value in shown.items():
-        page.results.add(dotted, value)
-        text = p_text(value) if dotted.endswith(".p") else format_figure(value, digits)
-        glue(f"{dotted}.txt", text, display=False)
-    return shown
 
 
 # --------------------------------------------------------------------------- figures the pages cite
@@ -444,7 +401,7 @@ def follow_up_plot(toy: pd.DataFrame):
     """One line per toy patient from 0 to its time; a filled dot for a death, an open one for a censoring."""
     import matplotlib.pyplot as plt
 
-    from analysis.pages.plots import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+    from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
 
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     for y, row in enumerate(toy.itertuples(index=False)):

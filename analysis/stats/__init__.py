@@ -8,7 +8,7 @@ Knows nothing of the paper, the cohort or the book. Estimators follow lifelines'
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, require_columns, sorted_levels
 from analysis.stats._concordance import concordance
 from analysis.stats.contingency import (
-    TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, table_one, wilcoxon_rank_sum,
+    TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum,
 )
 from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
 from analysis.stats.logrank import LogRankResult, logrank_test, pairwise_logrank
@@ -19,7 +19,7 @@ __all__ = [
     "KaplanMeier", "CONF_TYPES",
     "logrank_test", "pairwise_logrank", "LogRankResult",
     "CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "concordance",
-    "chi_squared", "fisher_exact", "crosstab", "kruskal_wallis", "wilcoxon_rank_sum", "TestResult", "table_one",
+    "chi_squared", "fisher_exact", "crosstab", "kruskal_wallis", "wilcoxon_rank_sum", "TestResult",
     "run_spec", "apply_subset", "SpecError",
     "as_time", "as_event", "as_groups", "level_label", "sorted_levels", "require_columns",
 ]

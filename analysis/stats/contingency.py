@@ -1,4 +1,4 @@
-"""Contingency-table tests and the Table-1 builder, matching R.
+"""Contingency-table tests, matching R (the Table-1 builder that uses them is ``analysis.pages.table_one``).
 
 - ``chi_squared``: Pearson's chi-squared test of independence as R's
   ``chisq.test`` (``scipy.stats.chi2_contingency``; Yates' continuity
@@ -12,8 +12,6 @@
   (noncentral hypergeometric, R's root finder reproduced).
 - ``kruskal_wallis`` (``scipy.stats.kruskal``, tie-corrected as R's
   ``kruskal.test``) and ``wilcoxon_rank_sum`` (R's ``wilcox.test`` rule).
-- ``table_one``: counts (%) or median (IQR) by group, missing counts, and a
-  p-value per variable with the test named.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ __all__ = [
     "kruskal_wallis",
     "wilcoxon_rank_sum",
     "crosstab",
-    "table_one",
 ]
 
 # R: fisher.test's relErr
@@ -362,128 +359,3 @@ def crosstab(df: pd.DataFrame, row: str, col: str) -> pd.DataFrame:
     tab.columns = [level_label(v) for v in tab.columns]
     tab.index.name, tab.columns.name = row, col
     return tab
-
-
-_TEST_NAMES = {"chisq": "Pearson's chi-squared", "fisher": "Fisher's exact", "kruskal": "Kruskal-Wallis"}
-
-
-def table_one(
-    df: pd.DataFrame,
-    group: str,
-    variables,
-    tests: dict | None = None,
-    categorical=None,
-    labels: dict | None = None,
-    digits: int = 1,
-    overall: bool = True,
-) -> pd.DataFrame:
-    """Descriptive table by group ("Table 1").
-
-    Categorical variables: one row per level with "n (%)" (percent of the
-    group's non-missing values). Continuous variables: "median (Q1-Q3)"
-    (quartiles by R's default type 7). A "missing" row appears when a variable
-    has missing values. p-values: the test per variable is taken from
-    ``tests`` ({variable: "chisq" | "fisher" | "kruskal"}); otherwise
-    categorical -> Fisher's exact when any expected count is < 5, else Pearson's
-    chi-squared; continuous -> Kruskal-Wallis. The p-value sits on the
-    variable's first row with the test named in column ``test``;
-    ``result.attrs["footnotes"]`` lists the tests used.
-    Columns: variable, level, one per group (and "Overall"), p, test.
-    """
-    variables = [variables] if isinstance(variables, str) else list(variables)
-    require_columns(df, [group, *variables])
-    tests = dict(tests or {})
-    for var, name in tests.items():
-        if name not in _TEST_NAMES:
-            raise ValueError(f"tests[{var!r}] = {name!r}; expected one of {sorted(_TEST_NAMES)}")
-    labels = dict(labels or {})
-    categorical = set(categorical or [])
-    data = df[df[group].notna()]
-    g_levels = sorted_levels(data[group])
-    g_keys = [level_label(v) for v in g_levels]
-    g_col = data[group].map(level_label)
-    columns = g_keys + (["Overall"] if overall else [])
-    counts = {k: int((g_col == k).sum()) for k in g_keys}
-    rows = [dict(variable="n", level="", **{k: str(counts[k]) for k in g_keys},
-                 **({"Overall": str(len(data))} if overall else {}), p=np.nan, test="")]
-    used_tests = []
-    for var in variables:
-        ser = data[var]
-        is_cat = var in categorical or not pd.api.types.is_numeric_dtype(ser) or pd.api.types.is_bool_dtype(ser)
-        name = labels.get(var, var)
-        var_rows = []
-        if is_cat:
-            tab = crosstab(data.assign(_g=g_col), var, "_g").reindex(columns=g_keys, fill_value=0)
-            for lev in tab.index:
-                row = {"variable": name, "level": lev}
-                for k in g_keys:
-                    tot = tab[k].sum()
-                    # a no-break space: "20 (28.6%)" never splits over two lines
-                    row[k] = f"{tab.loc[lev, k]}\u00a0({100 * tab.loc[lev, k] / tot:.{digits}f}%)" if tot else "0"
-                if overall:
-                    tot = tab.to_numpy().sum()
-                    row["Overall"] = f"{tab.loc[lev].sum()}\u00a0({100 * tab.loc[lev].sum() / tot:.{digits}f}%)"
-                var_rows.append(row)
-            test = tests.get(var)
-            if test is None:
-                exp = np.outer(tab.sum(axis=1), tab.sum(axis=0)) / max(tab.to_numpy().sum(), 1)
-                test = "fisher" if (exp < 5).any() else "chisq"
-            valid = tab.loc[tab.sum(axis=1) > 0, tab.sum(axis=0) > 0]
-            if min(valid.shape) < 2:
-                p = np.nan
-            elif test == "fisher":
-                try:
-                    p = fisher_exact(valid).p
-                except ValueError:  # too many tables to enumerate (large n): the asymptotic test
-                    test = "chisq"
-                    p = chi_squared(valid).p
-            elif test == "chisq":
-                p = chi_squared(valid).p
-            else:
-                raise ValueError(f"tests[{var!r}] = 'kruskal' but {var!r} is categorical")
-        else:
-            def fmt(x):
-                x = x.dropna().to_numpy(dtype=float)
-                if len(x) == 0:
-                    return "NA"
-                q1, med, q3 = np.percentile(x, [25, 50, 75])
-                return f"{med:.{digits}f}\u00a0({q1:.{digits}f}\u2011{q3:.{digits}f})"  # no-break space, hyphen
-
-            row = {"variable": name, "level": "median (IQR)"}
-            for k in g_keys:
-                row[k] = fmt(ser[g_col == k])
-            if overall:
-                row["Overall"] = fmt(ser)
-            var_rows.append(row)
-            test = tests.get(var, "kruskal")
-            if test != "kruskal":
-                raise ValueError(f"tests[{var!r}] = {test!r} but {var!r} is continuous; use 'kruskal'")
-            try:
-                p = kruskal_wallis(ser, g_col).p
-            except ValueError:
-                p = np.nan
-        n_missing = int(ser.isna().sum())
-        if n_missing:
-            row = {"variable": name, "level": "missing"}
-            for k in g_keys:
-                row[k] = str(int(ser[g_col == k].isna().sum()))
-            if overall:
-                row["Overall"] = str(n_missing)
-            var_rows.append(row)
-        for r in var_rows:
-            r.setdefault("p", np.nan)
-            r.setdefault("test", "")
-        var_rows[0]["p"] = p
-        var_rows[0]["test"] = _TEST_NAMES[test]
-        used_tests.append(test)
-        rows.extend(var_rows)
-    result = pd.DataFrame(rows, columns=["variable", "level", *columns, "p", "test"])
-    notes = []
-    for t in dict.fromkeys(used_tests):
-        what = {"chisq": "Pearson's chi-squared test without continuity correction",
-                "fisher": "Fisher's exact test (Fisher-Freeman-Halton for r x c tables)",
-                "kruskal": "Kruskal-Wallis rank-sum test"}[t]
-        notes.append(f"{_TEST_NAMES[t]}: {what}.")
-    notes.append("Categorical: n (% of non-missing in the group); continuous: median (Q1-Q3).")
-    result.attrs["footnotes"] = notes
-    return result

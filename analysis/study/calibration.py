@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from analysis.study.reproduction import SITES_AT_ABC
-from analysis.paths import BUNDLED_COHORT, INTERPRETATION_PATH, PUBLISHED_PATH
+from analysis.paths import INTERPRETATION_PATH, PUBLISHED_PATH
 from analysis.paper import TOLERANCES
 
 
@@ -328,24 +328,3 @@ def unmet(report: pd.DataFrame) -> pd.DataFrame:
     """The rows whose status is not a met one (``differs``)."""
     return report[~report["status"].isin(MET)]
 
-
-def calibration_tables(cohort):
-    """The calibration page's two displays: totals by status and the full report.
-
-    Only for the bundled synthetic cohort (the file this module's generator writes); for any other
-    cohort, a note pointing to the scorecard is returned instead of both tables, so a user's counts
-    are never shown here without the small-cell rule the chapters apply.
-    """
-    from IPython.display import Markdown
-
-    from analysis.pages import html_table
-
-    if Path(cohort).resolve() != BUNDLED_COHORT.resolve():
-        note = Markdown("*This build uses another cohort; see the reproduction scorecard for its comparison "
-                        "with the paper.*")
-        return note, None
-    report = calibration_report(cohort)
-    return (html_table(summary(report), "Calibration targets by status", index=False),
-            html_table(report, "Every calibration target: the paper's figure, the cohort's, the rule and the status",
-                       index=False, notes=["Confidence limits are checked one by one (.ci.lower, .ci.upper). "
-                                           "Assumption: a target set by the book's reading of a misprint."]))

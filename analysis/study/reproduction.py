@@ -433,6 +433,7 @@ def firth_refit(cohort, key: str = "l_group") -> pd.DataFrame:
 
     Firth: penalized partial likelihood l(beta) + 0.5 log|I(beta)| (Heinze & Schemper 2001),
     profile penalized-likelihood CIs and penalized likelihood-ratio p-values, as R's coxphf.
+    Indexed by (term, fit); columns hr, hr_profile_lower, hr_profile_upper, p_lr.
     """
     terms = {"all_cns": OS_ALL_CNS_TERMS, "l_group": OS_L_GROUP_TERMS}[key]
     members = _cns(cohort.data)
@@ -449,13 +450,7 @@ def firth_refit(cohort, key: str = "l_group") -> pd.DataFrame:
         for name, column in terms.items():
             row = fit.coefficients_.loc[column]
             rows[(TERM_LABELS.get(name, name), label)] = {
-                "HR": round(float(row["hr"]), 3),
-                "95% CI (profile)": f"{row['hr_profile_lower']:.3f}\u2013{row['hr_profile_upper']:.3f}",
-                "p (likelihood ratio)": float(row["p_lr"]),
-            }
+                what: float(row[what]) for what in ("hr", "hr_profile_lower", "hr_profile_upper", "p_lr")}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = table.index.set_names(["term", "fit"])
-    from analysis.pages import fmt_p
-
-    table["p (likelihood ratio)"] = table["p (likelihood ratio)"].map(fmt_p)
     return table

@@ -4,8 +4,9 @@ The book reproduces the paper under stated conventions (:mod:`analysis.study.rep
 from the ``log`` band, Efron ties, profile-likelihood intervals with likelihood-ratio p-values,
 ordinary (unpenalised) Cox fits. Here each convention is varied on its own, every affected
 published figure is recomputed, and the figure is said to *move* when its value as the book prints
-it (one decimal for days, three for hazard ratios, four for p-values) changes. Its status against
-the paper (:func:`analysis.paper.comparison.judge`) is given under both conventions.
+it (one decimal for days, three for hazard ratios, four for p-values:
+:mod:`analysis.study.precision`) changes. Its status against the paper (:func:`analysis.paper.judge`)
+is given under both conventions. The chapter's tables are written by :mod:`analysis.pages.sensitivity`.
 
 Conventions and their alternatives:
 
@@ -39,9 +40,10 @@ from analysis.study.reproduction import (
     outcomes_figures,
 )
 from analysis.paper import judge, kind_of
+from analysis.study.precision import as_reported
 
-__all__ = ["CONVENTIONS", "convention_variants", "median_ci_figures", "cox_figures_under", "convention_effects", "moved_summary",
-           "figure_label", "moved_table", "sensitivity_section"]
+__all__ = ["CONVENTIONS", "convention_variants", "median_ci_figures", "cox_figures_under", "convention_effects",
+           "moved_summary", "sensitivity_section"]
 
 # convention -> (declared variant, alternatives)
 CONVENTIONS = {
@@ -49,12 +51,6 @@ CONVENTIONS = {
     "ties": ("efron", ("breslow",)),
     "intervals": ("profile", ("wald",)),
     "penalty": ("none", ("firth",)),
-}
-CONVENTION_LABELS = {
-    "median_ci": "Median CI band",
-    "ties": "Tied death times",
-    "intervals": "HR intervals and p-values",
-    "penalty": "Penalty of the Cox likelihood",
 }
 # KM fits of the reproduction -> the id prefix of their medians ("all" is the ungrouped curve)
 KM_FITS = {
@@ -163,48 +159,13 @@ def convention_variants(cohort) -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
-# id prefix -> short readable name (the sensitivity tables list many figures)
-_PREFIX_LABELS = {
-    "cohort.time_abc_to_cns_all": "Time ABC to CNS, all",
-    "backgrounds.time_abc_to_cns_by_group": "Time ABC to CNS",
-    "outcomes.os_from_cns": "OS from CNS",
-    "outcomes.os_from_abc": "OS from ABC",
-    "backgrounds.risk_of_bm_multivariate": "Risk of BM",
-    "backgrounds.risk_of_lm_multivariate": "Risk of LM",
-    "risk_factors.all_cns": "OS, all CNS",
-    "risk_factors.l_group": "OS, group L",
-}
-_LAST_LABELS = {"ci": "95% CI", "hr": "HR", "p": "p"}
-
-
-def figure_label(dotted: str) -> str:
-    """A short readable name of a published figure id: 'OS from CNS, B: 95% CI',
-    'Risk of BM, lung: HR'."""
-    from analysis.study.reproduction import TERM_LABELS
-
-    for prefix, label in _PREFIX_LABELS.items():
-        if dotted.startswith(prefix + "."):
-            middle, last = dotted[len(prefix) + 1:].rsplit(".", 1) if "." in dotted[len(prefix) + 1:] \
-                else ("", dotted[len(prefix) + 1:])
-            middle = TERM_LABELS.get(middle, middle).replace("no_cns", "no CNS")
-            what = _LAST_LABELS.get(last, last)
-            return f"{label}, {middle}: {what}" if middle else f"{label}: {what}"
-    return dotted
-
-
-def _printed(dotted: str, value: Any) -> str:
-    from analysis.pages.chapter import digits_for, fmt  # TODO(layers): upward, display strings belong to pages
-    from analysis.pages.plots import format_p
-
-    return format_p(value) if dotted.endswith(".p") else fmt(value, digits_for(dotted))
-
-
 def convention_effects(cohort, variants: dict | None = None) -> pd.DataFrame:
     """Every published figure that a convention touches, under the declared and each other variant.
 
-    Columns: convention, variant, figure (id), paper, declared (as printed), alternative (as
-    printed), moves (bool), status_declared, status_alternative (scorecard statuses against the
-    paper). Figures the paper does not print are left out.
+    Columns: convention, variant, figure (id), paper (as the YAML has it), declared, alternative (the
+    values computed under each), moves (bool: the value at the book's reported precision changes,
+    :func:`analysis.study.precision.as_reported`), status_declared, status_alternative (the one
+    judge's statuses against the paper). Figures the paper does not print are left out.
     """
     published = flatten({k: v for k, v in load_published().items() if k not in ("study", "paper_issues")})
     variants = variants if variants is not None else convention_variants(cohort)
@@ -222,44 +183,13 @@ def convention_effects(cohort, variants: dict | None = None) -> pd.DataFrame:
                 a, b = base.get(dotted), other.get(dotted)
                 rows.append({
                     "convention": convention, "variant": variant, "figure": dotted,
-                    "paper": _printed(dotted, paper),
-                    "declared": _printed(dotted, a), "alternative": _printed(dotted, b),
-                    "moves": _printed(dotted, a) != _printed(dotted, b),
+                    "paper": paper, "declared": a, "alternative": b,
+                    "moves": as_reported(dotted, a) != as_reported(dotted, b),
                     "status_declared": judge(kind, paper, a)[0],
                     "status_alternative": judge(kind, paper, b)[0],
                 })
     return pd.DataFrame(rows, columns=["convention", "variant", "figure", "paper", "declared", "alternative",
                                        "moves", "status_declared", "status_alternative"])
-
-
-VARIANT_LABELS = {"log": "log", "log-log": "log-log", "plain": "plain", "efron": "Efron", "breslow": "Breslow",
-                  "profile": "profile", "wald": "Wald", "none": "ordinary", "firth": "Firth"}
-
-
-def moved_table(effects: pd.DataFrame, convention: str) -> pd.DataFrame:
-    """The figures of one convention that move under at least one alternative, one row each:
-    figure (readable label), paper, the book's value, the value under each alternative, and the
-    status against the paper ("differs", or "exact (book), differs (Firth)" when it changes)."""
-    rows = effects[effects["convention"] == convention]
-    moving = rows.groupby("figure")["moves"].any()
-    rows = rows[rows["figure"].isin(moving[moving].index)]
-    declared, alternatives = CONVENTIONS[convention]
-    book = f"book ({VARIANT_LABELS[declared]})"
-    if rows.empty:
-        return pd.DataFrame(columns=["figure", "paper", book])
-    table = rows.drop_duplicates("figure").set_index("figure")[["paper", "declared"]].rename(
-        columns={"declared": book})
-    statuses = {"book": rows.drop_duplicates("figure").set_index("figure")["status_declared"]}
-    for variant in alternatives:
-        block = rows[rows["variant"] == variant].set_index("figure")
-        table[VARIANT_LABELS[variant]] = block["alternative"]
-        statuses[VARIANT_LABELS[variant]] = block["status_alternative"]
-    status = pd.DataFrame(statuses).reindex(table.index)
-    table["status against the paper"] = [
-        row.iloc[0] if row.nunique() == 1 else ", ".join(f"{v} ({k})" for k, v in row.items())
-        for _, row in status.iterrows()]
-    table.index = [figure_label(i) for i in table.index]
-    return table.rename_axis("figure").reset_index()
 
 
 def moved_summary(effects: pd.DataFrame) -> pd.DataFrame:

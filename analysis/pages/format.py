@@ -1,0 +1,126 @@
+"""Every number the book prints, as text: one module, one rounding rule.
+
+Rounding: fixed decimals by Python's correctly rounded formatting of the exact binary value
+(:func:`_fixed`); only plot labels of small hazard ratios switch to significant digits. How many
+decimals a figure gets is :mod:`analysis.study.precision`, the rule the sensitivity section also
+uses to say whether a figure moves.
+
+==================  ===========================================  ==================================
+function            for                                          gives
+==================  ===========================================  ==================================
+``figure_text``     a figure in a table or the prose             ``295.0``, ``1.234``, ``12.5–30.1``
+``figure_text``     ``trim=True``: the primer, "Beyond" pages    ``7.5`` (not ``7.500``), ``0.730``
+``id_text``         a recorded figure, by its id                 ``figure_text`` or ``p_cell``
+``p_cell``          a p-value in a table cell                    ``0.0123``, ``<0.0001``
+``p_prose``         a p-value after "p" in a sentence            ``= 0.0123``, ``< 0.0001``
+``label_number``    a number in a figure's labels                ``0.58``, ``0.042``, ``∞``
+``days_text``       a median in days in an alt text              ``295``, ``146.5``, ``not reached``
+``percent_text``    a share in the flow diagram                  ``12.7%``
+``word_list``       names in a sentence                          ``B, BL and L``, ``30, 60 and 90``
+==================  ===========================================  ==================================
+
+Missing values print as ``NA`` everywhere; text (a paper's ``"<0.01"``) passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.study import P_DECIMALS, P_FLOOR, reported_digits
+
+__all__ = ["figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text",
+           "word_list", "reported_digits"]
+
+RANGE_DASH = "\u2013"  # en dash between the two limits of an interval
+
+
+def _fixed(value: float, digits: int) -> str:
+    return f"{float(value):.{digits}f}"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _at_most_one_decimal(value: float) -> bool:
+    return abs(round(float(value) * 10) - float(value) * 10) < 1e-9
+
+
+def figure_text(value: Any, digits: int = 1, *, trim: bool = False) -> str:
+    """A figure with ``digits`` decimals; intervals as 'a–b', whole numbers as they are, NaN as NA.
+
+    ``trim``: a value with at most one decimal keeps only that one (7.5, not 7.500; 6.0 is 6), for
+    pages that print three decimals of probabilities beside times in months.
+    """
+    if _missing(value):
+        return "NA"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return RANGE_DASH.join(figure_text(v, digits, trim=trim) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):d}"
+    if trim and _at_most_one_decimal(value):
+        return _fixed(value, 1).removesuffix(".0")
+    return _fixed(value, digits)
+
+
+def p_cell(p: Any) -> str:
+    """A p-value for a table: P_DECIMALS decimals, '<0.0001' below P_FLOOR; text passes; NaN -> 'NA'."""
+    if isinstance(p, str):
+        return p
+    if p is None or pd.isna(p):
+        return "NA"
+    return f"<{P_FLOOR:g}" if float(p) < P_FLOOR else _fixed(p, P_DECIMALS)
+
+
+def p_prose(p: Any) -> str:
+    """A p-value with its relation, for prose after "p": '= 0.0123', '< 0.0001' (a paper's '<0.01'
+    too), '= NA'; never 'p = <0.0001'."""
+    text = p_cell(p)
+    return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
+
+
+def id_text(dotted: str, value: Any) -> str:
+    """A recorded figure as the book prints it: p-values as :func:`p_cell`, the rest at the
+    precision of its id (:func:`analysis.study.reported_digits`)."""
+    return p_cell(value) if dotted.endswith(".p") else figure_text(value, reported_digits(dotted))
+
+
+def label_number(value: Any, digits: int = 2) -> str:
+    """A number for a figure's label: NA for NaN, the infinity sign, ``digits`` decimals (two
+    significant digits below 0.1, so that small hazard ratios keep their meaning)."""
+    if value is None or pd.isna(value):
+        return "NA"
+    value = float(value)
+    if np.isinf(value):
+        return "\u221e" if value > 0 else "-\u221e"
+    if value != 0 and abs(value) < 0.1:
+        return f"{value:.{max(digits, 2)}g}"
+    return _fixed(value, digits)
+
+
+def days_text(value: Any) -> str:
+    """A median in days: a whole day without decimals, a half day with one; NaN -> 'not reached'."""
+    if value is None or pd.isna(value):
+        return "not reached"
+    return f"{float(value):g}"
+
+
+def percent_text(part: int, whole: int) -> str:
+    """``part`` as a percentage of ``whole`` with one decimal; 'NA' when ``whole`` is 0."""
+    return f"{_fixed(100.0 * part / whole, 1)}%" if whole else "NA"
+
+
+def word_list(words) -> str:
+    """'B', 'BL', 'L' -> 'B, BL and L' (numbers as they print: 30, 60, 90 -> '30, 60 and 90')."""
+    words = [str(w) for w in words]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

@@ -1,0 +1,289 @@
+"""Kaplan-Meier curves with pointwise bands, censor marks, direct labels and a numbers-at-risk table.
+
+Drawn from ``KaplanMeier.table_`` and ``KaplanMeier.risk_table()``; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.figure import Figure
+
+from analysis.stats import require_columns
+from analysis.pages.small_cells import mask_count
+from analysis.pages.plots.style import (
+    CI_ALPHA, FONT_SIZE, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, MAX_CENSOR_MARKS, MIN_TICK_GAP, SMALL_FONT_SIZE,
+    _group_order, _new_figure, _style, _text_colour,
+)
+
+
+def _masked_count(count, min_cell: int) -> str:
+    """A count for the risk table, with the pages' small-cell rule (blank when missing)."""
+    return "" if pd.isna(count) else str(mask_count(int(count), min_cell))
+
+
+def _step_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Vertices of one group's curve: (0, S=1) then one row per distinct event
+    time, plus the last time so the curve runs to the end of follow-up.
+
+    Censoring-only rows do not change S or its Greenwood band, so leaving them
+    out is exact and keeps the line at O(event times) vertices.
+    """
+    rows = rows.sort_values("time", kind="stable")
+    keep = (rows["n_event"].to_numpy() > 0) & (rows["time"].to_numpy() > 0)
+    if len(rows):
+        keep[-1] = True  # end of follow-up
+    kept = rows.loc[keep, ["time", "surv", "lower", "upper"]]
+    start = pd.DataFrame({"time": [0.0], "surv": [1.0], "lower": [1.0], "upper": [1.0]})
+    # A time-0 event row (S < 1 at 0) stays as a second vertex at 0: a vertical drop.
+    at_zero = rows[(rows["time"] == 0) & (rows["n_event"] > 0)][["time", "surv", "lower", "upper"]]
+    return pd.concat([start, at_zero, kept.loc[kept["time"] > 0]], ignore_index=True)
+
+
+def _band_steps(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band vertices for a post-step fill: where the band becomes NaN (R gives NA
+    once S reaches 0), repeat the last finite values at that time, so the band's
+    final step is drawn up to the drop instead of vanishing with it."""
+    time = points["time"].to_numpy(dtype=float)
+    lower = points["lower"].to_numpy(dtype=float)
+    upper = points["upper"].to_numpy(dtype=float)
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    starts_nan = np.flatnonzero(~finite[1:] & finite[:-1]) + 1  # first NaN vertex after a finite one
+    time = np.insert(time, starts_nan, time[starts_nan])
+    lower = np.insert(lower, starts_nan, lower[starts_nan - 1])
+    upper = np.insert(upper, starts_nan, upper[starts_nan - 1])
+    return time, lower, upper
+
+
+def _spread_labels(y: Sequence[float], min_gap: float, low: float, high: float) -> np.ndarray:
+    """Move label positions apart by at least ``min_gap`` (same units as y),
+    keeping their order and staying inside [low, high] where possible."""
+    y = np.asarray(y, dtype=float)
+    order = np.argsort(y, kind="stable")
+    placed = y[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + min_gap)
+    overflow = placed[-1] - high if len(placed) else 0.0
+    if overflow > 0:
+        placed -= overflow
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - min_gap)
+    placed = np.maximum(placed, low) if len(placed) and placed[0] < low else placed
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out
+
+
+def risk_times(table: pd.DataFrame, preferred: Sequence[float]) -> list[float]:
+    """Times for the numbers-at-risk table: ``preferred`` fitted to the follow-up of ``table``.
+
+    ``table`` is ``KaplanMeier.table_``. When follow-up runs beyond the last preferred time, the
+    last step is repeated to cover it; then times closer than 1/12 of the axis to the previous kept
+    one are dropped, so the counts never overprint. Only the times are chosen here; the counts come
+    from ``KaplanMeier.risk_table(times)``.
+    """
+    times = sorted(float(t) for t in preferred)
+    if not times or not len(table):
+        return times
+    x_max = float(table["time"].max())
+    step = times[-1] - times[-2] if len(times) > 1 else times[-1]
+    while step > 0 and times[-1] + step <= x_max:
+        times.append(times[-1] + step)
+    span = max(x_max, times[-1])
+    kept = [times[0]]
+    for t in times[1:]:
+        if t - kept[-1] >= MIN_TICK_GAP * span:
+            kept.append(t)
+    return kept
+
+
+def _thinned_marks(censored: pd.DataFrame, x_max: float) -> pd.DataFrame:
+    """The first censoring time in each of MAX_CENSOR_MARKS equal slices of the axis."""
+    if len(censored) <= MAX_CENSOR_MARKS or x_max <= 0:
+        return censored
+    slot = np.minimum(np.floor(censored["time"].to_numpy(dtype=float) / x_max * MAX_CENSOR_MARKS),
+                      MAX_CENSOR_MARKS - 1)
+    return censored[~pd.Series(slot, index=censored.index).duplicated()]
+
+
+def km_plot(
+    table: pd.DataFrame,
+    risk_table: pd.DataFrame | None = None,
+    *,
+    groups_order: Sequence | None = None,
+    labels: Mapping | None = None,
+    xlabel: str = "Days since ...",
+    ylabel: str = "Overall survival",
+    ci: bool = True,
+    censor_marks: bool = True,
+    min_cell: int = 0,
+    risk_columns: Sequence[str] = ("n_risk",),
+    ax=None,
+) -> Figure:
+    """Kaplan-Meier step curves with pointwise bands, censor marks, direct labels
+    and an aligned numbers-at-risk table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``KaplanMeier.table_``: columns group, time, n_risk, n_event, n_censor,
+        surv, lower, upper; one row per group and distinct time. Each curve
+        starts at (0, 1) whether or not the table has a time-0 row.
+    risk_table : DataFrame, optional
+        ``KaplanMeier.risk_table(times)``: columns group, time, n_risk (and
+        optionally n_events, n_censored). Its times become the x ticks and the
+        counts are printed under them, one row per group.
+    groups_order : sequence, optional
+        Groups to draw, in this order (default: the table's order).
+    labels : mapping, optional
+        Display name per group (default: the group value).
+    xlabel, ylabel : str
+        Axis labels.
+    ci : bool
+        Shade the pointwise confidence band (``lower``/``upper``) as a step band.
+    censor_marks : bool
+        Mark times with ``n_censor > 0`` by a '|' on the curve (at most MAX_CENSOR_MARKS per curve:
+        the first censoring time in each equal slice of the axis).
+    min_cell : int
+        Print counts 1..min_cell-1 as ``<min_cell`` (0 stays 0); 0 disables.
+    risk_columns : sequence of str
+        Risk-table columns printed per cell: ``("n_risk",)`` prints "62";
+        ``("n_risk", "n_events")`` prints "62 (65)" (at risk, cumulative events).
+    ax : matplotlib Axes, optional
+        Draw into this axes; the risk table then goes into an inset axes just
+        below it (leave room for it). Default: a new 7.5 x 5.5 in figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; its curve lines carry ``gid`` ``"km-curve-<group>"``,
+        censor marks ``"km-censor-<group>"`` and risk-table cells
+        ``"risk-<group>-<time>"`` (for tests and post-processing).
+    """
+    require_columns(table, ["group", "time", "n_event", "n_censor", "surv", "lower", "upper"], "table column")
+    if min_cell < 0 or int(min_cell) != min_cell:
+        raise ValueError(f"min_cell: expected a whole number >= 0, got {min_cell!r}")
+    min_cell = int(min_cell)
+    table = table.assign(group=table["group"].map(str))
+    groups = _group_order(list(pd.unique(table["group"])), groups_order)
+    labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    names = {g: labels.get(g, g) for g in groups}
+
+    if risk_table is not None:
+        require_columns(risk_table, ["group", "time", *risk_columns], "risk_table column")
+        risk_table = risk_table.assign(group=risk_table["group"].map(str))
+        missing = [g for g in groups if g not in set(risk_table["group"])]
+        if missing:
+            raise ValueError(
+                f"risk_table: group(s) {', '.join(map(repr, missing))} drawn but absent from its 'group' column"
+            )
+
+    if ax is None:
+        fig = _new_figure(KM_FIGSIZE if risk_table is not None else KM_FIGSIZE_NO_TABLE)
+        if risk_table is not None:
+            # Table height grows with the number of groups; the curve keeps most of the page.
+            ax, ax_risk = fig.subplots(2, 1, sharex=True,
+                                       gridspec_kw={"height_ratios": [4.2, 0.45 + 0.28 * len(groups)]})
+        else:
+            ax, ax_risk = fig.subplots(), None
+    else:
+        fig = ax.figure
+        ax_risk = None
+        if risk_table is not None:
+            height = 0.08 + 0.06 * len(groups)
+            ax_risk = ax.inset_axes([0.0, -0.2 - height, 1.0, height], sharex=ax)
+
+    x_max = float(table.loc[table["group"].isin(groups), "time"].max()) if len(table) else 1.0
+    if risk_table is not None and len(risk_table):
+        x_max = max(x_max, float(risk_table["time"].max()))
+    if not np.isfinite(x_max) or x_max <= 0:
+        x_max = 1.0
+
+    ends = []
+    for position, group in enumerate(groups):
+        colour, style = _style(position)
+        rows = table[table["group"] == group]
+        points = _step_points(rows)
+        ax.plot(points["time"], points["surv"], drawstyle="steps-post", color=colour, linestyle=style,
+                linewidth=1.8, gid=f"km-curve-{group}", label=names[group], solid_joinstyle="miter")
+        if ci:
+            band_time, band_lower, band_upper = _band_steps(points)
+            ax.fill_between(band_time, band_lower, band_upper, step="post", color=colour, alpha=CI_ALPHA,
+                            linewidth=0, gid=f"km-ci-{group}")
+        if censor_marks:
+            censored = _thinned_marks(rows[rows["n_censor"] > 0], x_max)
+            ax.plot(censored["time"], censored["surv"], linestyle="none", marker="|", markersize=7,
+                    markeredgewidth=1.2, color=colour, gid=f"km-censor-{group}")
+        ends.append((float(points["time"].iloc[-1]), float(points["surv"].iloc[-1]), colour, group))
+
+    # Direct labels at each curve's right end, pushed apart so they never overlap
+    # (a single curve needs no name: the axis label says what it is).
+    if len(groups) == 1:
+        ends = []
+    # The gap is one text line (1.3 em) in data units of this axes' (pre-layout) height.
+    axes_height = ax.get_position().height * fig.get_figheight() * 72  # points
+    line_gap = float(np.clip(1.3 * FONT_SIZE / max(axes_height, 1.0) * 1.06, 0.04, 0.25))
+    label_y = _spread_labels([e[1] for e in ends], min_gap=line_gap, low=0.0, high=1.0)
+    # Labels sit in the right margin, joined to their curve's end by a thin leader line, so a
+    # label never lands on another curve that ends at the same place.
+    for (x_end, y_end, colour, group), y in zip(ends, label_y):
+        ax.annotate(names[group], xy=(x_end, y_end), xycoords="data", xytext=(1.015, y),
+                    textcoords=("axes fraction", "data"), va="center", ha="left", fontsize=FONT_SIZE,
+                    fontweight="bold", color=_text_colour(colour), annotation_clip=False,
+                    arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.7, linestyle=(0, (1, 1.5)),
+                                    shrinkA=1, shrinkB=2),
+                    gid=f"km-label-{group}")
+
+    ax.set_ylim(-0.02, 1.04)
+    ax.set_xlim(-0.01 * x_max, x_max * 1.01)
+    ax.yaxis.set_major_locator(ticker.MultipleLocator(0.2))
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.1f"))
+    ax.set_ylabel(ylabel, fontsize=FONT_SIZE)
+    ax.set_xlabel(xlabel, fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=SMALL_FONT_SIZE)
+    ax.grid(axis="y", color="0.85", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    if risk_table is not None:
+        tick_times = np.sort(pd.unique(risk_table["time"].astype(float)))
+        ax.set_xticks(tick_times)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns)
+    return fig
+
+
+def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns) -> None:
+    """Numbers at risk under the curves: one row per group, cells at the tick times."""
+    for row_index, group in enumerate(groups):
+        colour, style = _style(row_index)
+        y = len(groups) - 1 - row_index  # first group on top, as in the legend order
+        rows = risk_table[risk_table["group"] == group].sort_values("time", kind="stable")
+        for _, cell in rows.iterrows():
+            counts = [_masked_count(cell[c], min_cell) for c in risk_columns]
+            text = counts[0] + "".join(f" ({c})" for c in counts[1:])
+            ax_risk.text(float(cell["time"]), y, text, ha="center", va="center", fontsize=SMALL_FONT_SIZE,
+                         color="black", clip_on=False, gid=f"risk-{group}-{float(cell['time']):g}")
+    ax_risk.set_ylim(-0.6, len(groups) - 0.4)
+    ax_risk.set_yticks(range(len(groups)))
+    ax_risk.set_yticklabels([names[g] for g in reversed(groups)], fontsize=SMALL_FONT_SIZE, fontweight="bold")
+    for tick_label, group in zip(ax_risk.get_yticklabels(), reversed(groups)):
+        tick_label.set_color(_text_colour(_style(groups.index(group))[0]))
+    # Cells are centred on their times, so the first (time-0) cell reaches left of
+    # the axes: pad the row labels by its half-width (about 0.6 em per character).
+    first_time = risk_table["time"].min()
+    first_cells = [t.get_text() for t in ax_risk.texts if t.get_position()[0] == first_time]
+    half_width = 0.6 * SMALL_FONT_SIZE * max((len(t) for t in first_cells), default=0) / 2
+    ax_risk.tick_params(axis="y", length=0, pad=6 + half_width)
+    ax_risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    for spine in ax_risk.spines.values():
+        spine.set_visible(False)
+    title = "Number at risk" + (" (cumulative events)" if "n_events" in risk_columns[1:] else "")
+    ax_risk.set_title(title, loc="left", fontsize=SMALL_FONT_SIZE, pad=4)
+    # sharex hides nothing on the main axes by default in a 2-row grid: keep its tick labels.
+    ax.tick_params(axis="x", labelbottom=True)
+
