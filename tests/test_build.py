@@ -72,7 +72,7 @@ def test_a_failing_chapter_fails_the_build_and_shows_its_error(book, tmp_path):
     assert "1 of 1 chapter(s) failed" in message
     assert "book/chapter" in message
     assert "RuntimeError: the fixture chapter was asked to fail" in message
-    assert "code cell 3, line 36 of book/chapter.md" in message
+    assert "code cell 3, line 40 of book/chapter.md" in message
 
 
 def test_all_failures_are_reported_together(book, tmp_path):

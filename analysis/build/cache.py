@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from analysis.build.chapters import Chapter
+from analysis.build.chapters import BuildError, Chapter
 from analysis.paths import PACKAGE_DIR
 
 
@@ -70,10 +70,12 @@ def copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
-def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> bool:
+def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Path) -> bool:
     """Copy config, TOC and every non-chapter file of the book folders into the stage.
 
-    Returns whether anything in the stage changed (copied or removed).
+    Returns whether anything in the stage changed (copied or removed). ``manifest`` lists what the
+    last build staged: only those files are ever removed; a file in the stage that this tool did
+    not put there stops the build (a user's file is never deleted, and Sphinx must not render it).
     """
     chapter_sources = {c.source.resolve() for c in chapters}
     changed = False
@@ -90,13 +92,24 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter]) -> bool:
             changed |= copy_if_changed(src, dst)
             expected.add(dst)
     expected |= {stage / f"{c.docname}.ipynb" for c in chapters}
-    # Remove what no longer exists in the source (a deleted page must not linger).
+    # Remove what no longer exists in the source (a deleted page must not linger), if we staged it.
+    staged = set(manifest.read_text(encoding="utf-8").splitlines()) if manifest.exists() else None
+    foreign = []
     for path in sorted(stage.rglob("*"), reverse=True):
         if path.is_file() and path not in expected:
+            name = path.relative_to(stage).as_posix()
+            if staged is not None and name not in staged and not name.endswith(".partial.ipynb"):
+                foreign.append(name)
+                continue
             path.unlink()
             changed = True
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    if foreign:
+        raise BuildError(f"{stage} holds files this tool did not write ({', '.join(sorted(foreign)[:5])}); "
+                         "move them elsewhere and build again (nothing was deleted)")
+    manifest.write_text("\n".join(sorted(p.relative_to(stage).as_posix() for p in expected)) + "\n",
+                        encoding="utf-8")
     return changed
 
 

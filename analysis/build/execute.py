@@ -8,6 +8,8 @@ and its executed notebook is the same as a fresh kernel would give.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -48,7 +50,8 @@ def _ipc_kernel_manager():
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
-            self.ip = str(Path(tempfile.mkdtemp(prefix="book-kernel-")) / "kernel")
+            self.socket_dir = Path(tempfile.mkdtemp(prefix="book-kernel-"))
+            self.ip = str(self.socket_dir / "kernel")
 
     return IPCKernelManager
 
@@ -129,6 +132,7 @@ class ChapterRunner:
                 self.km.shutdown_kernel(now=True)
             except Exception:  # already gone: nothing to clean
                 pass
+            shutil.rmtree(self.km.socket_dir, ignore_errors=True)  # the kernel's IPC sockets
             self.km = None
 
 
@@ -198,8 +202,30 @@ def _hide_injected_parameters(nb) -> None:
             tags.append("remove-cell")
 
 
-def _chapter_worker(jobs, done, kernel: str) -> None:
-    """A worker process: one kernel, chapters taken from ``jobs`` until a None arrives."""
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM to this worker when the build process dies (even by kill -9),
+    so no worker or kernel goes on writing into the output folder after its build is gone."""
+    import ctypes
+    import signal
+
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(143)
+
+
+def _chapter_worker(jobs, done, kernel: str, parent: int) -> None:
+    """A worker process: one kernel, chapters taken from ``jobs`` until a None arrives.
+
+    Ctrl-C reaches the whole terminal's process group: the worker ignores it and is stopped by
+    its build instead (SIGTERM), which it answers by shutting its kernel down and leaving.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _die_with_parent(parent)
     runner = ChapterRunner(kernel)
     try:
         while (job := jobs.get()) is not None:
@@ -229,7 +255,7 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
     workers = max(1, min(workers, len(jobs)))
     for _ in range(workers):
         pending.put(None)
-    processes = [context.Process(target=_chapter_worker, args=(pending, done, kernel), daemon=True)
+    processes = [context.Process(target=_chapter_worker, args=(pending, done, kernel, os.getpid()), daemon=True)
                  for _ in range(workers)]
     for process in processes:
         process.start()
@@ -247,9 +273,13 @@ def run_chapters(jobs: list[tuple[Chapter, dict, Path]], workers: int, kernel: s
                                          "their error is printed above") from None
             outcomes[index] = outcome
             report(index, outcome)
+    except BaseException:  # interrupted or failed: stop the workers now (each shuts its kernel down)
+        for process in processes:
+            process.terminate()
+        raise
     finally:
         for process in processes:
-            process.join(timeout=30)
+            process.join(timeout=2)
             if process.is_alive():
-                process.terminate()
+                process.kill()
     return outcomes

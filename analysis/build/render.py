@@ -9,8 +9,9 @@ from analysis.build.chapters import BuildError, Chapter
 
 
 # --------------------------------------------------------------------------- results.json
-def merge_results(results_dir: Path, chapters: list[Chapter], target: Path) -> dict:
-    """Merge the chapters' result files; an id recorded by two chapters is an error."""
+def merge_results(results_dir: Path, chapters: list[Chapter]) -> str:
+    """Merge the chapters' result files into the text of ``results.json`` (sorted keys: the same
+    inputs give the same bytes); an id recorded by two chapters is an error."""
     merged: dict[str, object] = {}
     owner: dict[str, str] = {}
     for chapter in chapters:
@@ -24,14 +25,12 @@ def merge_results(results_dir: Path, chapters: list[Chapter], target: Path) -> d
                 )
             merged[key] = value
             owner[key] = chapter.docname
-    text = json.dumps(merged, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
-    if not target.exists() or target.read_text(encoding="utf-8") != text:
-        target.write_text(text, encoding="utf-8")
-    return merged
+    return json.dumps(merged, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # --------------------------------------------------------------------------- rendering
 def render_html(stage: Path, html_dir: Path, builder: str = "html") -> int:
+    # doctrees live beside the rendered folder (both private to the build, see output.py)
     """Render with Jupyter Book 1.x, as ``jupyter-book build -W -n --keep-going`` does."""
     from jupyter_book.sphinx import build_sphinx
 

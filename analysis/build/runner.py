@@ -27,9 +27,11 @@ only, so a different cohort file, parameter or package change would serve stale 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ from analysis.build.chapters import (
     BuildError, cached_declared_parameters, default_cohort, find_chapters, resolve_parameters,
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
+from analysis.build.output import claim, locked, publish, published_book
 from analysis.build.render import merge_results, render_html
 from analysis.paths import PROJECT_ROOT, default_out
 
@@ -87,9 +90,20 @@ def build_book(
     validate: bool = True,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
-    """Execute every chapter that needs it and render the book; raise BuildError on failure."""
+    """Execute every chapter that needs it and render the book; raise BuildError on failure.
+
+    ``out`` must be new, empty or made by this tool, and is locked for the build (output.py); the
+    book and ``results.json`` there change only when the whole build succeeded.
+    """
     root = Path(root).resolve()
     out = Path(out).resolve() if out else (default_out() if root == PROJECT_ROOT.resolve() else root / "_build")
+    claim(out)
+    with locked(out):
+        return _build(root, out, cohort, params, force, jobs, kernel, builder, validate, log)
+
+
+def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | None, force: bool,
+           jobs: int | None, kernel: str, builder: str, validate: bool, log: Callable[[str], None]) -> BuildResult:
     stage, state, results_dir = out / "stage", out / "state", out / "results"
     for folder in (stage, state, results_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -111,7 +125,7 @@ def build_book(
             validate_once(cohort_path, state, env_fp, log)
     per_chapter = resolve_parameters(chapters, given, declared)
 
-    stage_changed = stage_static(root, stage, chapters)
+    stage_changed = stage_static(root, stage, chapters, state / "staged.txt")
     jobs_to_run, outcomes = [], {}
     for chapter in chapters:
         p = dict(per_chapter[chapter.docname])
@@ -170,26 +184,59 @@ def build_book(
         raise BuildError("\n".join(lines))
 
     results_json = out / "results.json"
-    merge_results(results_dir, chapters, results_json)
+    results_text = merge_results(results_dir, chapters)
 
     html_dir = out / builder
     rendered = state / f"rendered.{builder}"
-    if not jobs_to_run and not stage_changed and rendered.exists() and (html_dir / "index.html").exists():
+    unchanged = (not jobs_to_run and not stage_changed and rendered.exists() and published_book(out, builder)
+                 and results_json.is_file() and results_json.read_text(encoding="utf-8") == results_text)
+    if unchanged:
         log(f"nothing changed since the last {builder} render")
         return BuildResult(out, html_dir / "index.html", results_json, ordered)
     rendered.unlink(missing_ok=True)
     started = time.perf_counter()
-    status = render_html(stage, html_dir, builder)
+    private = out / ".render" / builder  # rendered here, published only when complete
+    status = render_html(stage, private, builder)
     if status != 0:
-        raise BuildError(
-            f"Jupyter Book reported warnings or errors (shown above); HTML in {html_dir} is incomplete"
-        )
+        raise BuildError("Jupyter Book reported warnings or errors (shown above)")
+    publish(out, private, builder, results_text)
     rendered.write_text("ok\n")
     log(f"rendered {builder} in {time.perf_counter() - started:.1f} s")
     return BuildResult(out, html_dir / "index.html", results_json, ordered)
 
 
 # --------------------------------------------------------------------------- command line
+class _Stopped(Exception):
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+        self.signal_name = "Ctrl-C" if signal_number == signal.SIGINT else signal.Signals(signal_number).name
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Ctrl-C and SIGTERM stop the build through the same clean-up path (workers and kernels
+    stopped by run_chapters' ``finally``), then the command prints one line."""
+    def stop(number, _frame):
+        raise _Stopped(number)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Stopped(signal.SIGINT) from None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _previous_book(out: Path, builder: str) -> str:
+    book = published_book(out, builder)
+    if book is None:
+        return "no book was written."
+    return f"the previous book is unchanged: {book}"
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cohort", type=Path, help="cohort file (CSV, XLSX or Parquet); "
                         "default: the bundled synthetic cohort, data/synthetic_cohort.csv")
@@ -197,6 +244,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         metavar=("NAME", "VALUE"), help="set a chapter parameter (repeatable)")
     parser.add_argument("--out", type=Path, help="output folder (default: _build)")
     parser.add_argument("--force", action="store_true", help="re-execute every chapter")
+    # another book, and no cohort check: for the build's own tests on a fixture book
+    parser.add_argument("--root", type=Path, default=PROJECT_ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--no-validate", dest="validate", action="store_false", help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=None, help="chapters executed at once")
     parser.add_argument("--builder", default="html", choices=["html", "singlehtml"],
                         help="Sphinx builder (singlehtml is used for the PDF)")
@@ -210,13 +260,24 @@ def run(args: argparse.Namespace) -> int:
             return 2
         params[name] = value
     started = time.perf_counter()
+    out = Path(args.out).resolve() if args.out else default_out()
     try:
-        result = build_book(
-            out=args.out, cohort=args.cohort, params=params, force=args.force,
-            jobs=args.jobs, builder=args.builder,
-        )
+        with _terminate_as_interrupt():
+            result = build_book(
+                root=args.root, out=out, cohort=args.cohort, params=params, force=args.force,
+                jobs=args.jobs, builder=args.builder, validate=args.validate,
+            )
     except BuildError as exc:
         print(f"\nbuild failed: {exc}", file=sys.stderr)
+        print(_previous_book(out, args.builder), file=sys.stderr)
+        return 1
+    except _Stopped as exc:
+        print(f"\nbuild stopped ({exc.signal_name}); {_previous_book(out, args.builder)}", file=sys.stderr)
+        return 128 + exc.signal_number
+    except OSError as exc:  # disk full, permissions...: the system's own words, never a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"\nbuild failed: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(_previous_book(out, args.builder), file=sys.stderr)
         return 1
     print(f"built in {time.perf_counter() - started:.1f} s")
     print(f"results: {result.results_json}")
