@@ -190,3 +190,33 @@ probe.add("folder", os.path.basename(os.getcwd()))
     counts = [c["execution_count"] for c in executed["cells"] if c["cell_type"] == "code"]
     assert counts == list(range(1, len(counts) + 1))
     assert not any("reset" in "".join(c["source"]) for c in executed["cells"])
+
+
+def test_a_parameter_out_of_range_is_refused_before_any_chapter_runs():
+    from analysis.build.chapters import Chapter, resolve_parameters
+
+    chapters = [Chapter("book/a", Path("a.md")), Chapter("book/b", Path("b.md"))]
+    declared = {"book/a": {"min_cell": {"default": "0"}}, "book/b": {"min_cell": {"default": "0"}}}
+    assert resolve_parameters(chapters, {"min_cell": "5"}, declared)["book/b"] == {"min_cell": 5}
+    with pytest.raises(BuildError, match=r"'min_cell': must be a whole number, 0 \(no suppression\) or more"):
+        resolve_parameters(chapters, {"min_cell": "-1"}, declared)
+    with pytest.raises(BuildError, match="expected an integer"):
+        resolve_parameters(chapters, {"min_cell": "2.5"}, declared)
+
+
+def test_alternating_cohorts_in_one_folder_always_give_a_clean_builds_figures(book, tmp_path):
+    # the same path, rewritten with another cohort of the same size: only the bytes tell them apart
+    cohort = book / "data" / "cohort.csv"
+    first, second = "patient_id,value\nA,1\nB,2\nC,3\n", "patient_id,value\nA,1\nB,2\n\n\n\n\n"
+    assert len(first) == len(second)
+    clean = {}
+    for name, text in (("first", first), ("second", second)):
+        cohort.write_text(text)
+        quiet_build(book, tmp_path / f"clean_{name}")
+        clean[name] = results_of(tmp_path / f"clean_{name}")
+    assert clean["first"] != clean["second"]
+    shared = tmp_path / "shared"
+    for name, text in (("first", first), ("second", second), ("first", first), ("second", second)):
+        cohort.write_text(text)
+        quiet_build(book, shared)
+        assert results_of(shared) == clean[name], name

@@ -19,6 +19,11 @@ import yaml
 
 # Parameters the build fills in itself; a chapter may declare them.
 BUILD_PARAMETERS = ("cohort", "results_path")
+# What a parameter's value must be beyond its type, checked before any chapter runs (a bad value
+# must not be found by the sixteenth chapter): name -> (test, what the value must be)
+PARAMETER_RULES = {
+    "min_cell": (lambda value: value >= 0, "a whole number, 0 (no suppression) or more"),
+}
 
 
 class BuildError(Exception):
@@ -168,6 +173,8 @@ def resolve_parameters(
                 params[name] = (
                     value if name in BUILD_PARAMETERS else convert_value(name, value, spec["default"])
                 )
+                if name in PARAMETER_RULES and not PARAMETER_RULES[name][0](params[name]):
+                    raise BuildError(f"parameter {name!r}: must be {PARAMETER_RULES[name][1]}, got {value!r}")
         per_chapter[chapter.docname] = params
     return per_chapter
 
