@@ -165,3 +165,21 @@ def test_killed_build_leaves_no_worker_writing(book, tmp_path):
     run = build(book, out)
     assert run.returncode == 0, run.stderr
     assert json.loads((out / "results.json").read_text())["fixture.rows"] == 3
+
+
+def test_no_machine_path_or_run_time_reaches_the_published_book(book, tmp_path):
+    private = tmp_path / "home" / "dr_smith" / "exports"
+    private.mkdir(parents=True)
+    cohort = private / "ward7_patients.csv"
+    shutil.copy(book / "data" / "cohort.csv", cohort)
+    out = tmp_path / "published"
+    run = build(book, out, "--cohort", str(cohort))
+    assert run.returncode == 0, run.stderr
+    for path in [out / "results.json", *(out / "html").rglob("*")]:
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".json", ".txt", ".js", ".md"}:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            for machine in (str(private), str(out), str(book), "dr_smith"):
+                assert machine not in text, (path, machine)
+            assert '"end_time"' not in text and "iopub." not in text, path
+    source = (out / "html" / "_sources" / "book" / "chapter.ipynb").read_text()
+    assert "ward7_patients.csv" in source  # named by its file name only

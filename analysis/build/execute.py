@@ -176,6 +176,7 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -
     executed.cells = [c for c in executed.cells if _FRESH_START_TAG not in c.get("metadata", {}).get("tags", [])]
     _renumber_executions(executed)
     _hide_injected_parameters(executed)
+    _scrub_run_details(executed, params)
     nbformat.write(executed, str(partial))
     partial.replace(output)
     return ChapterOutcome(chapter.docname, "executed", time.perf_counter() - start)
@@ -213,6 +214,24 @@ def _die_with_parent(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(143)
+
+
+def _scrub_run_details(nb, params: dict) -> None:
+    """Keep machine paths and run times out of the executed notebook (it is published as the page's
+    source): papermill's and the kernel's timing metadata go, and the injected parameters name the
+    cohort and results files by their file names only, never their folders."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if "injected-parameters" not in cell.metadata.get("tags", []):
+            continue
+        lines = ["# Parameters"]
+        for name, value in params.items():
+            if isinstance(value, str) and (Path(value).is_absolute() or os.sep in value):
+                value = Path(value).name
+            lines.append(f"{name} = {value!r}")
+        cell.source = "\n".join(lines) + "\n"
 
 
 def _chapter_worker(jobs, done, kernel: str, parent: int) -> None:
