@@ -13,6 +13,7 @@ function            for                                          gives
 ``id_text``         a recorded figure, by its id                 ``figure_text`` or ``p_cell``
 ``p_cell``          a p-value in a table cell                    ``0.0123``, ``<0.0001``
 ``p_prose``         a p-value after "p" in a sentence            ``= 0.0123``, ``< 0.0001``
+``significant``     a p-value checked against a printed bound    ``9.9e-05``, ``0.000438``
 ``label_number``    a number in a figure's labels                ``0.58``, ``0.042``, ``∞``
 ``days_text``       a median in days in an alt text              ``295``, ``146.5``, ``not reached``
 ``percent_text``    a share in the flow diagram                  ``12.7%``
@@ -33,7 +34,7 @@ import pandas as pd
 from analysis.study import P_DECIMALS, P_FLOOR, reported_digits
 
 __all__ = ["figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text",
-           "word_list", "reported_digits"]
+           "word_list", "significant", "reported_digits"]
 
 RANGE_DASH = "\u2013"  # en dash between the two limits of an interval
 
@@ -91,6 +92,11 @@ def id_text(dotted: str, value: Any) -> str:
     """A recorded figure as the book prints it: p-values as :func:`p_cell`, the rest at the
     precision of its id (:func:`analysis.study.reported_digits`)."""
     return p_cell(value) if dotted.endswith(".p") else figure_text(value, reported_digits(dotted))
+
+
+def significant(value: Any, digits: int = 3) -> str:
+    """``digits`` significant digits (a p-value far below the bound it is checked against); NaN -> 'NA'."""
+    return "NA" if _missing(value) else f"{float(value):.{digits}g}"
 
 
 def label_number(value: Any, digits: int = 2) -> str:

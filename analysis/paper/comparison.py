@@ -1,4 +1,8 @@
-"""Compare computed figures with the paper's: the reproduction scorecard.
+"""Does a computed figure match the paper's? The one judge, its tolerances and its statuses.
+
+Both the reproduction scorecard (:func:`scorecard`, one row per published figure) and the synthetic
+cohort's calibration report (``analysis.study.calibration``, confidence limits one by one) ask
+:func:`judge`; a known misprint turns a mismatch into "paper issue" through :func:`explained`.
 
 Every leaf of ``data/published-statistics.yaml`` (outside ``study`` and ``paper_issues``) is one
 row: the paper's value as printed, the computed value under the same id, the difference, and a
@@ -20,7 +24,11 @@ printed bound "<x"     the computed p is below x                                
 
 Anything else is "differs"; a figure with no computed value is "not computable", and one the
 paper itself prints impossibly (see ``paper_issues``) is "paper issue". A differing figure is shown,
-never hidden.
+never hidden. "Met" (:data:`MET`) is exact, within tolerance or paper issue.
+
+A target the book had to *read* (a misprint read through ``data/paper-interpretation.yaml``) is not a
+status of its own: the agreement is judged like any other figure's, and the reading is a note beside
+it. So the scorecard and the calibration report count in one vocabulary.
 """
 
 from __future__ import annotations
@@ -33,7 +41,11 @@ import pandas as pd
 
 from analysis.paper.published import flatten, load_published
 
-STATUSES = ("exact", "within tolerance", "differs", "paper issue", "not computable")
+EXACT, WITHIN, DIFFERS, PAPER_ISSUE, NOT_COMPUTABLE = (
+    "exact", "within tolerance", "differs", "paper issue", "not computable")
+STATUSES = (EXACT, WITHIN, DIFFERS, PAPER_ISSUE, NOT_COMPUTABLE)
+#: the statuses under which a figure counts as reproduced
+MET = (EXACT, WITHIN, PAPER_ISSUE)
 SKIPPED_SECTIONS = ("study", "paper_issues")
 COUNT_KEYS = {"n", "of", "n_abc", "chemotherapy", "endocrine", "did_not_complete", "prior_srs_in_BL"}
 #: How far a computed figure may sit from the printed one and still reproduce it (relative), in one
@@ -91,7 +103,7 @@ def kind_of(dotted: str, parent_has_hr: bool) -> str:
 def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
     """Status and difference (computed - paper, or the worse bound's) for one figure."""
     if computed is None or (isinstance(computed, float) and math.isnan(computed)):
-        return "not computable", None
+        return NOT_COMPUTABLE, None
     if kind == "text" or isinstance(paper, bool):
         return "not computable", None
     if kind == "p" and isinstance(paper, str):
@@ -125,6 +137,29 @@ def judge(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
     if round(computed, digits) == round(paper, digits):
         return "exact", diff
     return ("within tolerance" if _rel(computed, paper) <= TOLERANCES[kind] else "differs"), diff
+
+
+def judge_limit(kind: str, paper: Any, computed: Any) -> tuple[str, float | None]:
+    """One confidence limit of a ``median_ci`` or ``hr_ci`` figure, judged as :func:`judge` judges the
+    pair (exact at the printed digits, else within the kind's tolerance); ``computed`` may be None."""
+    return judge(kind, [paper], [computed] if computed is not None else None)
+
+
+def explained(status: str, issue: str | None) -> str:
+    """A figure that is not met but whose mismatch a documented paper issue explains is "paper issue"."""
+    return PAPER_ISSUE if issue and status not in MET else status
+
+
+def rule_text(kind: str, paper: Any = None) -> str:
+    """The rule :func:`judge` applies to a figure of this kind, in words (the calibration report's column)."""
+    if kind == "p" and isinstance(paper, str):
+        return f"bound holds (p {paper})"
+    return {
+        "median_ci": f"exact (else within {TOLERANCES['median_ci']:.0%})",
+        "hr": f"within {TOLERANCES['hr']:.0%} relative",
+        "hr_ci": f"within {TOLERANCES['hr_ci']:.0%} relative (profile likelihood)",
+        "p": f"within {TOLERANCES['p']:.0%} relative",
+    }.get(kind, "exact")
 
 
 def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.DataFrame:

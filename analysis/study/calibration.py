@@ -8,14 +8,16 @@ the generator is accepted on exactly the numbers the chapters print. The paper's
 (e.g. "BL and L poorer than B") are checked here from the cohort's group means.
 
 One row per target: ``id`` (dotted path into the YAML; confidence limits split as ``.ci.lower`` and
-``.ci.upper``), ``paper`` (as printed), ``achieved``, ``rule`` (the tolerance), ``status`` (one of
-``STATUSES``) and ``note``. The book's readings of ambiguous items come from
-``data/paper-interpretation.yaml``.
+``.ci.upper``), ``paper`` (as printed), ``achieved`` (the computed value; a finding's evidence in
+words), ``rule`` (the tolerance), ``status`` and ``note``. Every verdict is the paper layer's one judge
+(:func:`analysis.paper.judge`) in its one vocabulary (:data:`analysis.paper.STATUSES`): the same rules
+and tolerances as the scorecard. A target set by the book's reading of a misprint
+(``data/paper-interpretation.yaml``) is judged like any other; its note begins "assumption".
+The pages print the values (:mod:`analysis.pages.calibration`).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +25,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from analysis.cohort import CNS_GROUPS
 from analysis.study.reproduction import SITES_AT_ABC
 from analysis.paths import INTERPRETATION_PATH, PUBLISHED_PATH
-from analysis.paper import TOLERANCES
+from analysis.paper import (
+    DIFFERS, EXACT, MET, NOT_COMPUTABLE, PAPER_ISSUE, STATUSES, explained, judge, judge_limit, kind_of, rule_text,
+)
 
-
-
-EXACT = "exact"
-WITHIN = "within tolerance"
-DIFFERS = "differs"
-PAPER_ISSUE = "not reproducible (paper issue)"
-ASSUMPTION = "assumption"
-STATUSES = (EXACT, WITHIN, DIFFERS, PAPER_ISSUE, ASSUMPTION)
-#: statuses that count as met
-MET = (EXACT, WITHIN, PAPER_ISSUE, ASSUMPTION)
-
-GROUPS = ("B", "BL", "L")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -55,18 +48,8 @@ def _decimals(printed: Any) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def _fmt(value: Any, decimals: int | None = None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    if isinstance(value, str):
-        return value
-    if decimals is None:
-        return f"{value:.4g}"
-    return f"{value:.{decimals}f}"
-
-
 class _Rows:
-    """Collects report rows and decides each status."""
+    """Collects report rows; every verdict is the paper layer's one judge (:func:`analysis.paper.judge`)."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
@@ -75,38 +58,24 @@ class _Rows:
         self.rows.append({"id": id_, "paper": str(paper), "achieved": achieved, "rule": rule,
                           "status": status, "note": note})
 
+    def _judged(self, id_, kind, paper, achieved, status, note, issue):
+        status = explained(status, issue)
+        self.add(id_, paper, achieved, rule_text(kind, paper), status, issue if status == PAPER_ISSUE else note)
+
     def exact(self, id_, paper, achieved, note="", issue=None):
         """Counts, percentages (at the printed decimals), medians, ranges."""
-        decimals = _decimals(paper)
-        ok = achieved is not None and not (isinstance(achieved, float) and math.isnan(achieved)) \
-            and round(float(achieved), decimals) == round(float(paper), decimals)
-        status = EXACT if ok else (PAPER_ISSUE if issue else DIFFERS)
-        self.add(id_, paper, _fmt(achieved, decimals), "exact", status, issue if (issue and not ok) else note)
+        kind = kind_of(id_, parent_has_hr=False)
+        self._judged(id_, kind, paper, achieved, judge(kind, paper, achieved)[0], note, issue)
 
-    def relative(self, id_, paper, achieved, tol, rule, note="", exact_first=True, issue=None, assumption=None):
-        decimals = _decimals(paper)
-        if achieved is None or (isinstance(achieved, float) and math.isnan(achieved)):
-            status = PAPER_ISSUE if issue else DIFFERS
-            self.add(id_, paper, "NA", rule, status, issue or note)
-            return
-        if exact_first and round(float(achieved), decimals) == round(float(paper), decimals):
-            status = EXACT
-        elif abs(float(achieved) / float(paper) - 1) <= tol:
-            status = WITHIN
-        else:
-            status = PAPER_ISSUE if issue else DIFFERS
-        if assumption and status in (EXACT, WITHIN):
-            status, note = ASSUMPTION, assumption
-        self.add(id_, paper, _fmt(achieved, decimals), rule, status, issue if status == PAPER_ISSUE else note)
+    def limit(self, id_, kind, paper, achieved, note="", issue=None, assumption=None):
+        """One confidence limit (``kind`` median_ci or hr_ci); ``assumption``: the target is the book's
+        reading of a misprint, said in the note whatever the verdict."""
+        status = judge_limit(kind, paper, achieved)[0]
+        self._judged(id_, kind, paper, achieved, status, f"assumption: {assumption}" if assumption else note, issue)
 
-    def p_value(self, id_, printed, achieved, note=""):
-        if isinstance(printed, str) and printed.strip().startswith("<"):
-            bound = float(printed.strip()[1:])
-            status = EXACT if achieved < bound else DIFFERS
-            self.add(id_, printed, f"{achieved:.3g}", f"bound holds (p {printed})", status, note)
-        else:
-            self.relative(id_, printed, achieved, TOLERANCES["p"], f"within {TOLERANCES['p']:.0%} relative",
-                          note)
+    def figure(self, id_, kind, paper, achieved, note=""):
+        """A hazard ratio or a p-value (a printed bound "<x" holds or not)."""
+        self._judged(id_, kind, paper, achieved, judge(kind, paper, achieved)[0], note, None)
 
     def finding(self, id_, paper, holds, achieved_text, note=""):
         self.add(id_, paper, achieved_text, "finding holds", EXACT if holds else DIFFERS, note)
@@ -131,10 +100,8 @@ def _km_rows(rows, figures, pub_id, node, issue_upper=None, ci=None, assumption=
     rows.exact(f"{pub_id}.median", node["median"], figures.get(f"{pub_id}.median"))
     lower, upper = ci if ci is not None else node["ci"]
     got_lower, got_upper = figures.get(f"{pub_id}.ci") or (None, None)
-    rule = f"exact (else within {TOLERANCES['median_ci']:.0%})"
-    rows.relative(f"{pub_id}.ci.lower", lower, got_lower, TOLERANCES["median_ci"], rule, assumption=assumption)
-    rows.relative(f"{pub_id}.ci.upper", upper, got_upper, TOLERANCES["median_ci"], rule,
-                  issue=issue_upper, assumption=assumption)
+    rows.limit(f"{pub_id}.ci.lower", "median_ci", lower, got_lower, assumption=assumption)
+    rows.limit(f"{pub_id}.ci.upper", "median_ci", upper, got_upper, issue=issue_upper, assumption=assumption)
 
 
 def _cox_rows(rows, figures, notes, pub_id, node, with_ci=True):
@@ -143,15 +110,14 @@ def _cox_rows(rows, figures, notes, pub_id, node, with_ci=True):
         why = "; ".join(notes) or "the model could not be fitted"
         for key in ("hr", "ci.lower", "ci.upper", "p") if (with_ci and "ci" in node) else ("hr", "p"):
             printed = node["hr"] if key == "hr" else node["p"] if key == "p" else node["ci"][key == "ci.upper"]
-            rows.add(f"{pub_id}.{key}", printed, "NA", "see the tolerances", DIFFERS, why)
+            rows.add(f"{pub_id}.{key}", printed, None, "see the tolerances", NOT_COMPUTABLE, why)
         return
-    rows.relative(f"{pub_id}.hr", node["hr"], hr, TOLERANCES["hr"], f"within {TOLERANCES['hr']:.0%} relative")
+    rows.figure(f"{pub_id}.hr", "hr", node["hr"], hr)
     if with_ci and "ci" in node:
-        ci_rule = f"within {TOLERANCES['hr_ci']:.0%} relative (profile likelihood)"
         lower, upper = figures[f"{pub_id}.ci"]
-        rows.relative(f"{pub_id}.ci.lower", node["ci"][0], lower, TOLERANCES["hr_ci"], ci_rule)
-        rows.relative(f"{pub_id}.ci.upper", node["ci"][1], upper, TOLERANCES["hr_ci"], ci_rule)
-    rows.p_value(f"{pub_id}.p", node["p"], figures[f"{pub_id}.p"], note="likelihood-ratio test of the term")
+        rows.limit(f"{pub_id}.ci.lower", "hr_ci", node["ci"][0], lower)
+        rows.limit(f"{pub_id}.ci.upper", "hr_ci", node["ci"][1], upper)
+    rows.figure(f"{pub_id}.p", "p", node["p"], figures[f"{pub_id}.p"], note="likelihood-ratio test of the term")
 
 
 def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
@@ -180,7 +146,7 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     rows.exact("cohort.n_abc", pub["cohort"]["n_abc"], figures["cohort.n_abc"])
     rows.exact("cohort.n_cns.n", pub["cohort"]["n_cns"]["n"], n_cns)
     rows.exact("cohort.n_cns.pct", pub["cohort"]["n_cns"]["pct"], figures["cohort.n_cns.pct"])
-    for g in GROUPS:
+    for g in CNS_GROUPS:
         k = figures[f"cohort.groups.{g}.n"]
         rows.exact(f"cohort.groups.{g}.n", pub["cohort"]["groups"][g]["n"], k)
         rows.exact(f"cohort.groups.{g}.pct", pub["cohort"]["groups"][g]["pct"], figures[f"cohort.groups.{g}.pct"],
@@ -202,10 +168,10 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
 
     # ---- backgrounds --------------------------------------------------------------------------
     bg = pub["backgrounds"]
-    for g in GROUPS:
+    for g in CNS_GROUPS:
         _km_rows(rows, figures, f"backgrounds.time_abc_to_cns_by_group.{g}", bg["time_abc_to_cns_by_group"][g],
                  issue_upper=bl_issue if g == "BL" else None)
-    rows.p_value("backgrounds.time_abc_to_cns_by_group.test.p", bg["time_abc_to_cns_by_group"]["test"]["p"],
+    rows.figure("backgrounds.time_abc_to_cns_by_group.test.p", "p", bg["time_abc_to_cns_by_group"]["test"]["p"],
                  figures["backgrounds.time_abc_to_cns_by_group.test.p"], note="log-rank")
     notes = sections["backgrounds"].notes
     for model in ("risk_of_bm_multivariate", "risk_of_lm_multivariate"):
@@ -223,30 +189,30 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     ecog = by["ecog_at_cns"].mean()
     rows.finding("backgrounds.performance_status", bg["performance_status"],
                  ecog["BL"] > ecog["B"] and ecog["L"] > ecog["B"],
-                 "mean ECOG " + ", ".join(f"{g} {ecog[g]:.2f}" for g in GROUPS))
+                 "mean ECOG " + ", ".join(f"{g} {ecog[g]:.2f}" for g in CNS_GROUPS))
     sym = by["cns_symptoms"].mean()
     rows.finding("backgrounds.cns_symptoms", bg["cns_symptoms"], sym["BL"] > sym["B"] and sym["L"] > sym["B"],
-                 "symptomatic " + ", ".join(f"{g} {100 * sym[g]:.1f}%" for g in GROUPS))
+                 "symptomatic " + ", ".join(f"{g} {100 * sym[g]:.1f}%" for g in CNS_GROUPS))
     for key in ("n", "of", "pct"):
         rows.exact(f"backgrounds.bone_involvement_at_cns_L.{key}", bg["bone_involvement_at_cns_L"][key],
                    figures.get(f"backgrounds.bone_involvement_at_cns_L.{key}"))
-    for g in GROUPS:
+    for g in CNS_GROUPS:
         rows.exact(f"backgrounds.skull_involvement.{g}.pct", bg["skull_involvement"][g]["pct"],
                    figures.get(f"backgrounds.skull_involvement.{g}.pct"))
-    rows.p_value("backgrounds.skull_involvement.test.p", bg["skull_involvement"]["test"]["p"],
+    rows.figure("backgrounds.skull_involvement.test.p", "p", bg["skull_involvement"]["test"]["p"],
                  figures["backgrounds.skull_involvement.test.p"], note="chi-squared, no continuity correction")
     known = cns[cns["histology"].astype(str) != "unknown"]
-    ilc = pd.crosstab(known["group"], known["histology"].astype(str) == "ILC").loc[list(GROUPS)]
+    ilc = pd.crosstab(known["group"], known["histology"].astype(str) == "ILC").loc[list(CNS_GROUPS)]
     share = ilc[True] / ilc.sum(1)
     lob = bg["lobular_histology"]
-    rows.p_value("backgrounds.lobular_histology.p", lob["p"], figures["backgrounds.lobular_histology.p"],
+    rows.figure("backgrounds.lobular_histology.p", "p", lob["p"], figures["backgrounds.lobular_histology.p"],
                  note="Fisher-Freeman-Halton exact, group x ILC among known histology")
     rows.finding("backgrounds.lobular_histology.finding", lob["finding"],
                  share["BL"] > share["B"] and share["L"] > share["B"],
-                 "ILC " + ", ".join(f"{g} {100 * share[g]:.1f}%" for g in GROUPS))
+                 "ILC " + ", ".join(f"{g} {100 * share[g]:.1f}%" for g in CNS_GROUPS))
     unknown = by["histology"].apply(lambda h: float((h.astype(str) == "unknown").mean()))
     rows.finding("backgrounds.lobular_histology.note", lob["note"], bool(unknown.between(0.05, 0.15).all()),
-                 "unknown " + ", ".join(f"{g} {100 * unknown[g]:.1f}%" for g in GROUPS))
+                 "unknown " + ", ".join(f"{g} {100 * unknown[g]:.1f}%" for g in CNS_GROUPS))
 
     # ---- treatments ---------------------------------------------------------------------------
     tr = pub["treatments"]
@@ -259,8 +225,8 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     rows.exact("treatments.craniospinal_irradiation.n", node["n"], figures.get("treatments.craniospinal_irradiation.n"))
     for g, days in node["survival_days"].items():
         got = sorted(int(v) for v in figures.get(f"treatments.craniospinal_irradiation.survival_days.{g}") or [])
-        rows.add(f"treatments.craniospinal_irradiation.survival_days.{g}", days, str(got), "exact",
-                 EXACT if got == sorted(days) else DIFFERS)
+        rows.add(f"treatments.craniospinal_irradiation.survival_days.{g}", days, got, "exact",
+                 judge("times", sorted(days), got)[0])
     rows.exact("treatments.craniospinal_irradiation.did_not_complete", node["did_not_complete"],
                figures.get("treatments.craniospinal_irradiation.did_not_complete"))
     it = cns[cns["intrathecal_therapy"] == 1]
@@ -276,7 +242,7 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
     for key in ("n", "of", "pct"):
         rows.exact(f"outcomes.deaths_at_cutoff.{key}", oc["deaths_at_cutoff"][key],
                    figures.get(f"outcomes.deaths_at_cutoff.{key}"))
-    for g in GROUPS:
+    for g in CNS_GROUPS:
         node = oc["os_from_cns"][g]
         if "ci" in node:
             _km_rows(rows, figures, f"outcomes.os_from_cns.{g}", node, issue_upper=bl_issue if g == "BL" else None)
@@ -285,19 +251,19 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
             note = (f"printed {node['ci_as_printed']}: read as {lower}-{upper} "
                     f"(paper-interpretation.yaml, os_from_cns_{g}_ci)")
             _km_rows(rows, figures, f"outcomes.os_from_cns.{g}", node, ci=(lower, upper), assumption=note)
-    for g in (*GROUPS, "no_cns"):
+    for g in (*CNS_GROUPS, "no_cns"):
         _km_rows(rows, figures, f"outcomes.os_from_abc.{g}", oc["os_from_abc"][g],
                  issue_upper=bl_issue if g == "BL" else None)
-    rows.p_value("outcomes.os_from_abc.test.p", oc["os_from_abc"]["test"]["p"], figures["outcomes.os_from_abc.test.p"],
+    rows.figure("outcomes.os_from_abc.test.p", "p", oc["os_from_abc"]["test"]["p"], figures["outcomes.os_from_abc.test.p"],
                  note="log-rank over B, BL, L and no CNS")
     dead = cns[cns["death"] == 1]
-    cause = pd.crosstab(dead["group"], dead["cause_of_death"].astype(str) == "cns_progression").loc[list(GROUPS)]
+    cause = pd.crosstab(dead["group"], dead["cause_of_death"].astype(str) == "cns_progression").loc[list(CNS_GROUPS)]
     share = cause[True] / cause.sum(1)
-    rows.p_value("outcomes.cause_of_death.p", oc["cause_of_death"]["p"], figures["outcomes.cause_of_death.p"],
+    rows.figure("outcomes.cause_of_death.p", "p", oc["cause_of_death"]["p"], figures["outcomes.cause_of_death.p"],
                  note="chi-squared, group x (CNS progression vs other) among the dead")
     rows.finding("outcomes.cause_of_death.finding", oc["cause_of_death"]["finding"],
                  share["BL"] > share["B"] and share["L"] > share["B"],
-                 "CNS progression " + ", ".join(f"{g} {100 * share[g]:.1f}%" for g in GROUPS))
+                 "CNS progression " + ", ".join(f"{g} {100 * share[g]:.1f}%" for g in CNS_GROUPS))
 
     # ---- risk factors for OS ------------------------------------------------------------------
     rf = pub["risk_factors"]
