@@ -155,9 +155,13 @@ def convert_value(name: str, raw: str, declared_default: str) -> object:
 def resolve_parameters(
     chapters: list[Chapter], given: dict[str, str], declared: dict[str, dict[str, dict]]
 ) -> dict[str, dict[str, object]]:
-    """Per chapter, the parameters to inject: only those it declares."""
-    known = sorted({name for params in declared.values() for name in params})
-    unknown = sorted(set(given) - set(known))
+    """Per chapter, the parameters to inject: only those it declares.
+
+    ``given`` holds the user's ``-p`` values and, under ``cohort``, the build's own cohort path;
+    the build's parameters are set by options (``--cohort``) or by the build, never with ``-p``.
+    """
+    known = sorted({name for params in declared.values() for name in params} - set(BUILD_PARAMETERS))
+    unknown = sorted(set(given) - set(known) - set(BUILD_PARAMETERS))
     if unknown:
         raise BuildError(
             f"unknown parameter(s) {', '.join(map(repr, unknown))}: no chapter declares "

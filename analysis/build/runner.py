@@ -39,7 +39,7 @@ from typing import Callable
 
 from analysis.build.cache import chapter_hash, environment_fingerprint, stage_static
 from analysis.build.chapters import (
-    BuildError, cached_declared_parameters, default_cohort, find_chapters, resolve_parameters,
+    BUILD_PARAMETERS, BuildError, cached_declared_parameters, default_cohort, find_chapters, resolve_parameters,
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.output import claim, locked, publish, published_book
@@ -112,6 +112,11 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     declared = {c.docname: cached_declared_parameters(c, state) for c in chapters}
     env_fp = environment_fingerprint()
     given = dict(params or {})
+    for name in BUILD_PARAMETERS:
+        if name in given:
+            how = "give the file with --cohort FILE" if name == "cohort" else "the build chooses it"
+            raise BuildError(f"{name!r} is not a chapter parameter to set with -p: {how}")
+    resolve_parameters(chapters, given, declared)  # every -p value checked before the cohort is read
     if cohort is not None:
         given["cohort"] = str(cohort)
     takes_cohort = any("cohort" in d for d in declared.values())
