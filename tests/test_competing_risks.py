@@ -9,15 +9,9 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from analysis.study.competing_risks import (
-    aalen_johansen,
-    cause_codes,
-    cause_specific_cox,
-    chi_squared_among_deaths,
-    cif_at,
-    cif_plot,
-)
-from analysis.stats.nonparametric import KaplanMeier
+from analysis.pages import cif_plot
+from analysis.stats import KaplanMeier, aalen_johansen, cif_at
+from analysis.study.competing_risks import cause_codes, cause_specific_cox, chi_squared_among_deaths
 
 SEED = 3
 

@@ -306,3 +306,70 @@ def test_a_constant_or_collinear_covariate_is_refused_by_name_not_called_diverge
     with pytest.raises(ValueError, match="covariate 'x2' is constant or collinear"):
         CoxModel().fit(df, "t", "e", ["x", "x2"])
     assert np.isfinite(CoxModel().fit(df, "t", "e", ["x"]).coefficients_.loc["x", "se"])
+
+
+# ---- one engine, one profile root finder ----------------------------------------------------------
+
+def _separated():
+    """Group 1 has no deaths: the treated coefficient's likelihood rises without bound as it goes to -inf."""
+    time = np.array([5.0, 8, 12, 3, 9, 15, 20, 2, 7, 11])
+    event = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    treated = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1], float)
+    return time, event, treated
+
+
+def test_profile_limit_that_does_not_exist_is_zero_on_the_hr_scale_everywhere():
+    import warnings
+
+    from analysis.stats import MonotoneLikelihoodWarning, TimeVaryingCox
+
+    time, event, treated = _separated()
+    frame = pd.DataFrame({"time": time, "event": event, "treated": treated, "start": 0.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MonotoneLikelihoodWarning)
+        cox = CoxModel().fit(frame, "time", "event", ["treated"]).coefficients_.loc["treated"]
+        warnings.simplefilter("ignore", RuntimeWarning)  # exp of the diverging Wald limits
+        warnings.filterwarnings("ignore", "TimeVaryingCox: Newton-Raphson did not converge")
+        tv = TimeVaryingCox().fit(frame, "start", "time", "event", ["treated"]).coefficients_.loc["treated"]
+    # the likelihood never drops enough toward HR = 0: the lower limit does not exist and is 0 (coef -inf)
+    assert cox["coef_profile_lower"] == -np.inf and cox["hr_profile_lower"] == 0.0
+    assert tv["hr_profile_lower"] == 0.0
+    assert np.isfinite(cox["hr_profile_upper"]) and np.isfinite(tv["hr_profile_upper"])
+
+
+def test_profile_root_finder_is_shared_by_cox_and_time_varying_cox(lung):
+    from analysis.stats import TimeVaryingCox
+
+    data = lung.dropna(subset=["ph.ecog"]).assign(start=0.0)
+    cols = ["age", "sex", "ph.ecog"]
+    cox = CoxModel().fit(data, "time", "event", cols).coefficients_
+    tv = TimeVaryingCox().fit(data, "start", "time", "event", cols).coefficients_
+    for column in ("hr", "hr_profile_lower", "hr_profile_upper", "p_lr"):
+        np.testing.assert_allclose(tv[column], cox[column], rtol=1e-9)
+
+
+def test_search_variants_agree_with_the_engine(lung):
+    from analysis.stats import CoxEngine, SearchCoxEngine, newton_raphson_quick, profile_interval, profile_limit_brent
+
+    data = lung.dropna(subset=["ph.ecog"])
+    X = data[["age", "sex", "ph.ecog"]].to_numpy(float)
+    t, e = data["time"].to_numpy(), data["event"].to_numpy()
+    engine, search = CoxEngine(t, e, X), SearchCoxEngine(t, e, X)
+    beta = np.array([0.01, -0.5, 0.4])
+    # the same sums in another order: equal to rounding (the information's off-diagonal cancels most)
+    for a, b in zip(engine.evaluate(beta), search.evaluate(beta)):
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+    fit, quick = engine.maximize(), newton_raphson_quick(search.evaluate, 3)
+    np.testing.assert_allclose(quick.beta, fit.beta, rtol=1e-9)
+    var = np.linalg.inv(fit.info)
+    lower, upper = profile_interval(engine, fit, var, 1)
+    free = np.array([True, False, True])
+
+    def loglik_at(b):
+        start = fit.beta.copy()
+        start[1] = b
+        return engine.maximize(start, free).loglik
+
+    for limit, direction in ((lower, -1), (upper, 1)):
+        brent = profile_limit_brent(loglik_at, fit.beta[1], fit.loglik, np.sqrt(var[1, 1]), direction)
+        assert brent == pytest.approx(limit, abs=1e-7)

@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 from lifelines import CoxTimeVaryingFitter
 
-from analysis.stats.cox import CoxModel
+from analysis.stats import CoxModel, TimeVaryingCox
 from analysis.study.immortal_time import (
-    TimeVaryingCox,
     comparison_table,
     counting_process_data,
     immortal_time_summary,

@@ -3,22 +3,37 @@
 Knows nothing of the paper, the cohort or the book. Estimators follow lifelines' conventions
 (``fit()`` returns self, fitted attributes end in ``_``); tests pin them to R's numbers
 (``tests/reference``).
+
+One implementation of each idea: every Cox fit (``CoxModel``, ``TimeVaryingCox``, the synthetic
+generator's search) runs on one Newton-Raphson (``CoxEngine``, ``newton_raphson``) and one
+profile-likelihood root finder (``profile_interval``: a limit that does not exist is +/-inf, i.e.
+0 / inf on the HR scale); the public Kaplan-Meier and log-rank wrap numpy kernels
+(``km_curve``, ``km_median_ci``, ``survdiff``) that the generator calls directly.
 """
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, require_columns, sorted_levels
 from analysis.stats._concordance import concordance
+from analysis.stats._cox_engine import (
+    CoxEngine, FitResult, SearchCoxEngine, batch_cox_no_ties, newton_raphson, newton_raphson_quick,
+)
+from analysis.stats._profile import profile_interval, profile_limit_brent
 from analysis.stats.contingency import (
     TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum,
 )
 from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
-from analysis.stats.logrank import LogRankResult, logrank_test, pairwise_logrank
-from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier
+from analysis.stats.logrank import LogRankResult, logrank_test, pairwise_logrank, survdiff
+from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier, aalen_johansen, cif_at, km_curve, km_median_ci
 from analysis.stats.spec import SpecError, apply_subset, run_spec
+from analysis.stats.time_varying import CountingProcessEngine, TimeVaryingCox
 
 __all__ = [
-    "KaplanMeier", "CONF_TYPES",
-    "logrank_test", "pairwise_logrank", "LogRankResult",
+    "KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci",
+    "aalen_johansen", "cif_at",
+    "logrank_test", "pairwise_logrank", "LogRankResult", "survdiff",
     "CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "concordance",
+    "TimeVaryingCox",
+    "CoxEngine", "CountingProcessEngine", "FitResult", "newton_raphson", "profile_interval",
+    "SearchCoxEngine", "newton_raphson_quick", "profile_limit_brent", "batch_cox_no_ties",
     "chi_squared", "fisher_exact", "crosstab", "kruskal_wallis", "wilcoxon_rank_sum", "TestResult",
     "run_spec", "apply_subset", "SpecError",
     "as_time", "as_event", "as_groups", "level_label", "sorted_levels", "require_columns",

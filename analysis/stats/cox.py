@@ -24,6 +24,7 @@ from scipy import stats
 
 from analysis.stats._checks import as_event, as_time, labels_of, level_label, require_columns, sorted_levels
 from analysis.stats._cox_engine import CoxEngine
+from analysis.stats._profile import profile_interval
 
 __all__ = ["CoxModel", "fit_cox", "MonotoneLikelihoodWarning"]
 
@@ -305,75 +306,12 @@ class CoxModel:
         stat = max(0.0, 2 * (self.loglik_ - reduced.loglik))
         return stat, len(cols), float(stats.chi2.sf(stat, len(cols)))
 
-    def _profile_ll(self, j, value, warm):
-        """Refit with coefficient j fixed at ``value``; the other coefficients start
-        from ``warm`` moved along the Wald regression of beta on beta_j (few Newton steps)."""
-        p = self._design.X.shape[1]
-        free = np.ones(p, dtype=bool)
-        free[j] = False
-        var = self.var_.to_numpy()
-        slope = var[:, j] / var[j, j] if np.isfinite(var).all() and var[j, j] > 0 else np.zeros(p)
-        start = warm + slope * (value - warm[j])
-        start[j] = value
-        return self._engine.maximize(start, free, firth=self.method_ == "firth")
-
     def _profile_bounds(self, j):
-        """Profile-likelihood interval of coefficient j: the two roots of
-        2 * (loglik_hat - profile_loglik(b)) = chi2_1(conf_level). Newton's method
-        on the profile (its slope is the score of coefficient j at the refitted
-        other coefficients), started at the Wald limit and safeguarded by
-        bisection once the root is bracketed; +/-inf when the profile never
-        drops enough (monotone likelihood)."""
-        q = stats.chi2.ppf(self.conf_level, 1)
-        target = self.loglik_ - q / 2
-        bhat = self._res.beta
-        se = float(np.sqrt(self.var_.iloc[j, j]))
-        if not np.isfinite(se) or se <= 0:
-            se = 1.0
-        zq = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
-        out = []
+        """Profile-likelihood interval of coefficient j (:func:`analysis.stats._profile.profile_interval`,
+        the package's one root finder): +/-inf when the profile never drops enough (monotone likelihood)."""
         diverging = self._design.names[j] in getattr(self, "diverging_", [])
-        for direction in (-1.0, 1.0):
-            if diverging and direction * bhat[j] > 0:
-                out.append(direction * np.inf)  # the likelihood keeps rising that way
-                continue
-            inner, g_inner = bhat[j], q / 2
-            outer = g_outer = None
-            # a diverging coefficient's SE is meaningless: start one unit away instead
-            b = bhat[j] + direction * (1.0 if diverging else zq * se)
-            fit = self._profile_ll(j, b, bhat)
-            result = direction * np.inf
-            for _ in range(200):
-                g = fit.loglik - target
-                if g > 0:
-                    inner, g_inner = b, g
-                else:
-                    outer, g_outer = b, g
-                if abs(g) < 1e-11:
-                    result = b
-                    break
-                slope = fit.score[j]
-                cand = b - g / slope if slope != 0 else np.nan
-                if outer is None:
-                    # not bracketed yet: Newton outwards, at most doubling the distance
-                    dist = abs(b - bhat[j])
-                    if not np.isfinite(cand) or (cand - b) * direction <= 0 or abs(cand - bhat[j]) > 4 * dist:
-                        cand = bhat[j] + direction * 2 * dist
-                    if abs(cand - bhat[j]) > 1e3 * (1 + se):
-                        break  # the profile never drops by q/2: infinite limit
-                else:
-                    lo_b, hi_b = sorted((inner, outer))
-                    if not (np.isfinite(cand) and lo_b < cand < hi_b):
-                        cand = inner - g_inner * (outer - inner) / (g_outer - g_inner)
-                        if not lo_b < cand < hi_b:
-                            cand = 0.5 * (inner + outer)
-                if abs(cand - b) < 1e-13 * (1 + abs(b)):
-                    result = cand
-                    break
-                fit = self._profile_ll(j, cand, fit.beta)
-                b = cand
-            out.append(result)
-        return out[0], out[1]
+        return profile_interval(self._engine, self._res, self.var_.to_numpy(), j, self.conf_level,
+                                firth=self.method_ == "firth", diverging=diverging)
 
     @property
     def concordance_(self) -> float:

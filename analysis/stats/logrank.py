@@ -24,7 +24,7 @@ from scipy import stats
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, sorted_levels
 
-__all__ = ["LogRankResult", "logrank_test", "pairwise_logrank"]
+__all__ = ["LogRankResult", "logrank_test", "pairwise_logrank", "survdiff"]
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,30 @@ def _prepare(time, event, group):
     return t, e, g, order
 
 
-def logrank_test(time, event, group, rho: float = 0) -> LogRankResult:
-    """G-rho test (rho = 0 log-rank, rho = 1 Peto-Peto) of equal survival across
-    groups, matching R's ``survdiff(Surv(time, event) ~ group, rho = rho)``."""
-    t, e, g, order = _prepare(time, event, group)
-    if len(order) < 2:
-        raise ValueError(f"group: found {len(order)} level(s) {order}; expected at least 2 to compare")
-    k = len(order)
-    code = pd.Categorical(g, categories=order).codes
+def survdiff(time, event, codes, k: int, rho: float = 0) -> tuple[float, int, np.ndarray, np.ndarray]:
+    """G-rho statistic of k groups (numpy kernel of :func:`logrank_test`).
+
+    Parameters
+    ----------
+    time : 1-d float array
+    event : 1-d 0/1 array
+    codes : 1-d int array, the group of each row as 0 .. k - 1
+    k : int, number of groups
+    rho : float, 0 for the log-rank test, 1 for Peto-Peto
+
+    Returns
+    -------
+    (chisq, df, observed, expected) : the statistic, its degrees of freedom (groups with
+    expected > 0, minus 1), and the (weighted) observed and expected deaths per group.
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float)
     uniq, inv = np.unique(t, return_inverse=True)
     # deaths and row counts per (distinct time, group)
     deaths = np.zeros((len(uniq), k))
     counts = np.zeros((len(uniq), k))
-    np.add.at(deaths, (inv, code), e)
-    np.add.at(counts, (inv, code), 1)
+    np.add.at(deaths, (inv, codes), e)
+    np.add.at(counts, (inv, codes), 1)
     n_risk_g = counts[::-1].cumsum(axis=0)[::-1]  # rows with time >= t, per group
     n_risk = n_risk_g.sum(axis=1)
     d = deaths.sum(axis=1)
@@ -82,7 +92,36 @@ def logrank_test(time, event, group, rho: float = 0) -> LogRankResult:
         idx = np.flatnonzero(usable)[1:]
         diff = (observed - expected)[idx]
         chisq = float(diff @ np.linalg.solve(var[np.ix_(idx, idx)], diff))
-    df = int(usable.sum() - 1)
+    return chisq, int(usable.sum() - 1), observed, expected
+
+
+def logrank_test(time, event, group, rho: float = 0) -> LogRankResult:
+    """G-rho test (rho = 0 log-rank, rho = 1 Peto-Peto) of equal survival across groups,
+    matching R's ``survdiff(Surv(time, event) ~ group, rho = rho)``.
+
+    Parameters
+    ----------
+    time : array-like of non-negative times
+    event : array-like of 0/1 (1 = death)
+    group : array-like of group labels (at least two levels), in R's factor order
+    rho : float
+        Weight S(t-)^rho of each death time: 0 log-rank, 1 Peto-Peto.
+
+    Returns
+    -------
+    LogRankResult
+        chisq, df, p and ``table`` (group, n, observed, expected).
+
+    Examples
+    --------
+    >>> logrank_test(df["time"], df["event"], df["arm"]).p  # doctest: +SKIP
+    """
+    t, e, g, order = _prepare(time, event, group)
+    if len(order) < 2:
+        raise ValueError(f"group: found {len(order)} level(s) {order}; expected at least 2 to compare")
+    k = len(order)
+    code = pd.Categorical(g, categories=order).codes
+    chisq, df, observed, expected = survdiff(t, e, code, k, rho)
     table = pd.DataFrame(
         {"group": order, "n": np.bincount(code, minlength=k), "observed": observed, "expected": expected}
     )

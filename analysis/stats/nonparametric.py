@@ -22,7 +22,7 @@ from scipy import stats
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, sorted_levels
 
-__all__ = ["KaplanMeier", "CONF_TYPES"]
+__all__ = ["KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci", "aalen_johansen", "cif_at"]
 
 CONF_TYPES = ("log", "log-log", "plain")
 # R: quantile.survfit(tolerance = sqrt(.Machine$double.eps))
@@ -75,7 +75,9 @@ def _quantile_time(x, y, p, tol=_R_TOLERANCE):
     if np.all(np.isnan(y)) or np.nanmax(y) < p:
         return np.nan
     xmax = x[-1]
-    keep = ~pd.Series(y).duplicated().to_numpy()
+    # R's !duplicated(y): the first occurrence of each value (NaNs count as equal) is kept
+    keep = np.zeros(len(y), dtype=bool)
+    keep[np.unique(y, return_index=True)[1]] = True
     x, y = x[keep], y[keep]
     ok = ~np.isnan(y)
 
@@ -89,6 +91,67 @@ def _quantile_time(x, y, p, tol=_R_TOLERANCE):
     if not np.isnan(y[-1]) and abs(p - y[-1]) < tol and i1 is not None:
         quant = (x[i1] + xmax) / 2
     return float(quant)
+
+
+def km_curve(time, event) -> dict[str, np.ndarray]:
+    """Product-limit curve of one sample (numpy kernel of :class:`KaplanMeier`).
+
+    Parameters
+    ----------
+    time : 1-d float array, non-negative
+    event : 1-d 0/1 array
+
+    Returns
+    -------
+    dict of arrays, one entry per distinct time (events and censorings): time, n_risk, n_event,
+    n_censor, surv, se_log (Greenwood's standard error of log S; inf once S reaches 0, R's NA).
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event)
+    times, inv = np.unique(t, return_inverse=True)
+    n_event = np.bincount(inv, weights=e).astype(np.int64)
+    n_total = np.bincount(inv).astype(np.int64)
+    n_risk = len(t) - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+    surv = np.cumprod(1.0 - n_event / n_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Greenwood: sum d / (n (n - d)); infinite once the curve reaches 0 (R: NA)
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event).astype(float)), 0.0)
+        se_log = np.sqrt(np.cumsum(term))
+    return {"time": times, "n_risk": n_risk, "n_event": n_event, "n_censor": n_total - n_event,
+            "surv": surv, "se_log": se_log}
+
+
+def median_from_curve(times, surv, se_log, conf_level=0.95, conf_type="log") -> tuple[float, float, float]:
+    """(median, lower, upper) of a curve by R's ``quantile.survfit`` rule: the band inverted
+    (Brookmeyer-Crowley); NaN where R gives NA."""
+    lower, upper = _band(surv, se_log, conf_level, conf_type)
+    x = np.concatenate([[0.0], np.asarray(times, dtype=float)])
+    return (_quantile_time(x, np.concatenate([[0.0], 1 - np.asarray(surv, dtype=float)]), 0.5),
+            _quantile_time(x, np.concatenate([[0.0], 1 - lower]), 0.5),
+            _quantile_time(x, np.concatenate([[0.0], 1 - upper]), 0.5))
+
+
+def km_median_ci(time, event, conf_level=0.95, conf_type="log") -> tuple[float, float, float]:
+    """Kaplan-Meier median of one sample and its confidence interval (numpy kernel).
+
+    Parameters
+    ----------
+    time : 1-d float array, non-negative
+    event : 1-d 0/1 array
+    conf_level : float
+    conf_type : {"log", "log-log", "plain"}
+
+    Returns
+    -------
+    (median, lower, upper) : floats, NaN where R reports NA.
+
+    Examples
+    --------
+    >>> km_median_ci(np.array([2.0, 4, 6, 8]), np.ones(4))[0]
+    5.0
+    """
+    curve = km_curve(time, event)
+    return median_from_curve(curve["time"], curve["surv"], curve["se_log"], conf_level, conf_type)
 
 
 class KaplanMeier:
@@ -166,26 +229,19 @@ class KaplanMeier:
 
     @staticmethod
     def _curve(g, t, e) -> pd.DataFrame:
-        times, inv = np.unique(t, return_inverse=True)
-        n_event = np.bincount(inv, weights=e).astype(np.int64)
-        n_total = np.bincount(inv).astype(np.int64)
-        n_risk = len(t) - np.concatenate([[0], np.cumsum(n_total)[:-1]])
-        surv = np.cumprod(1.0 - n_event / n_risk)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # Greenwood: sum d / (n (n - d)); infinite once the curve reaches 0 (R: NA)
-            term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event).astype(float)), 0.0)
-            se_log = np.sqrt(np.cumsum(term))
-            std_err = surv * se_log
+        curve = km_curve(t, e)
+        with np.errstate(invalid="ignore"):
+            std_err = curve["surv"] * curve["se_log"]  # 0 * inf once the curve reaches 0: NaN (R's NA)
         return pd.DataFrame(
             {
                 "group": g,
-                "time": times,
-                "n_risk": n_risk,
-                "n_event": n_event,
-                "n_censor": n_total - n_event,
-                "surv": surv,
+                "time": curve["time"],
+                "n_risk": curve["n_risk"],
+                "n_event": curve["n_event"],
+                "n_censor": curve["n_censor"],
+                "surv": curve["surv"],
                 "std_err": std_err,
-                "_se_log": se_log,
+                "_se_log": curve["se_log"],
             }
         )
 
@@ -201,16 +257,9 @@ class KaplanMeier:
         rows = []
         for g in self.groups_:
             c = self._curves[g]
-            lower, upper = _band(c["surv"], c["_se_log"], self.conf_level, conf_type)
-            x = np.concatenate([[0.0], c["time"]])
-            rows.append(
-                {
-                    "group": g,
-                    "median": _quantile_time(x, np.concatenate([[0.0], 1 - c["surv"]]), 0.5),
-                    "lower": _quantile_time(x, np.concatenate([[0.0], 1 - lower]), 0.5),
-                    "upper": _quantile_time(x, np.concatenate([[0.0], 1 - upper]), 0.5),
-                }
-            )
+            median, lower, upper = median_from_curve(c["time"].to_numpy(), c["surv"].to_numpy(),
+                                                     c["_se_log"].to_numpy(), self.conf_level, conf_type)
+            rows.append({"group": g, "median": median, "lower": lower, "upper": upper})
         return pd.DataFrame(rows)
 
     def survival_at(self, times, conf_type: str | None = None) -> pd.DataFrame:
@@ -298,3 +347,71 @@ class KaplanMeier:
             var = np.sum(area_after[1:] ** 2 * h)
             rows.append({"group": g, "tau": tau, "rmean": rmean, "rmean_se": np.sqrt(var)})
         return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- competing risks
+# Kept beside the Kaplan-Meier (as scikit-survival keeps its two estimators together): the
+# Aalen-Johansen estimator is the product-limit curve of all causes, split by cause. It is written out
+# because lifelines' ``AalenJohansenFitter`` breaks tied times by random jitter, so it matches the
+# textbook estimator only on untied data (tests/test_competing_risks.py checks both facts).
+
+def aalen_johansen(time, cause, group=None) -> pd.DataFrame:
+    """Aalen-Johansen estimate of the cumulative incidence of each cause, per group.
+
+    Parameters
+    ----------
+    time : array-like of non-negative times
+    cause : array-like of integers, 0 = censored, k > 0 = event of cause k
+    group : array-like or None
+
+    Returns
+    -------
+    DataFrame with one row per group and distinct time: group, time, n_risk, n_event (all causes),
+    surv (all-cause Kaplan-Meier), and ``cif_<k>`` for each cause k present.
+    """
+    t = as_time(time)
+    c = np.asarray(cause)
+    if len(c) != len(t):
+        raise ValueError(f"cause has {len(c)} values but time has {len(t)}; expected equal lengths")
+    if not np.isin(c, np.arange(0, 100)).all():
+        raise ValueError(f"cause: expected integer codes 0 (censored), 1, 2, ...; found {sorted(set(c.tolist()))[:5]}")
+    c = c.astype(int)
+    causes = sorted(k for k in set(c.tolist()) if k > 0)
+    if group is None:
+        labels, order = np.array(["all"] * len(t), dtype=object), ["all"]
+    else:
+        labels = as_groups(group)
+        order = [level_label(v) for v in sorted_levels(pd.Series(group))]
+    blocks = []
+    for g in order:
+        m = labels == g
+        times, inv = np.unique(t[m], return_inverse=True)
+        n_total = np.bincount(inv, minlength=len(times))
+        n_risk = m.sum() - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+        d = {k: np.bincount(inv, weights=(c[m] == k), minlength=len(times)) for k in causes}
+        d_all = sum(d.values()) if causes else np.zeros(len(times))
+        surv = np.cumprod(1 - d_all / n_risk)
+        surv_before = np.concatenate([[1.0], surv[:-1]])
+        block = pd.DataFrame({"group": g, "time": times, "n_risk": n_risk, "n_event": d_all.astype(int),
+                              "surv": surv})
+        for k in causes:
+            block[f"cif_{k}"] = np.cumsum(surv_before * d[k] / n_risk)
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def cif_at(table: pd.DataFrame, times) -> pd.DataFrame:
+    """The step functions of :func:`aalen_johansen` read at ``times`` (value at the last time <= t).
+
+    Columns: group, time, and the ``cif_<k>`` columns (0 before the first time).
+    """
+    cif_columns = [col for col in table.columns if col.startswith("cif_")]
+    rows = []
+    for g, block in table.groupby("group", sort=False):
+        idx = np.searchsorted(block["time"].to_numpy(), np.asarray(times, dtype=float), side="right") - 1
+        for when, i in zip(times, idx):
+            row = {"group": g, "time": when}
+            for col in cif_columns:
+                row[col] = 0.0 if i < 0 else float(block[col].iloc[i])
+            rows.append(row)
+    return pd.DataFrame(rows)

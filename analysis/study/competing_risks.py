@@ -12,9 +12,8 @@ still alive. With competing causes the textbook tools are:
 - **cause-specific hazards**: a Cox model for deaths from one cause, deaths from other causes
   censored. It compares the rate of that cause among the patients still alive.
 
-The estimator is written out here (a few lines) because lifelines' ``AalenJohansenFitter``
-breaks tied times by random jitter, so it matches the textbook estimator only on untied data;
-the tests check both facts.
+The estimator is :func:`analysis.stats.aalen_johansen` (beside the Kaplan-Meier; it says why it is
+written out rather than taken from lifelines).
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.stats import as_groups, as_time, level_label, sorted_levels
-from analysis.stats import CoxModel
-from analysis.stats import chi_squared
+from analysis.stats import CoxModel, aalen_johansen, as_groups, as_time, chi_squared, cif_at
 
 __all__ = [
     "CAUSES",
@@ -58,68 +55,6 @@ def cause_codes(data: pd.DataFrame) -> pd.Series:
         raise ValueError(f"cause_of_death: found {unexpected}; expected one of {sorted(_CAUSE_OF)}")
     codes = cause.map(_CAUSE_OF).where(dead, 0)
     return codes.astype(int)
-
-
-def aalen_johansen(time, cause, group=None) -> pd.DataFrame:
-    """Aalen-Johansen estimate of the cumulative incidence of each cause, per group.
-
-    Parameters
-    ----------
-    time : array-like of non-negative times
-    cause : array-like of integers, 0 = censored, k > 0 = event of cause k
-    group : array-like or None
-
-    Returns
-    -------
-    DataFrame with one row per group and distinct time: group, time, n_risk, n_event (all causes),
-    surv (all-cause Kaplan-Meier), and ``cif_<k>`` for each cause k present.
-    """
-    t = as_time(time)
-    c = np.asarray(cause)
-    if len(c) != len(t):
-        raise ValueError(f"cause has {len(c)} values but time has {len(t)}; expected equal lengths")
-    if not np.isin(c, np.arange(0, 100)).all():
-        raise ValueError(f"cause: expected integer codes 0 (censored), 1, 2, ...; found {sorted(set(c.tolist()))[:5]}")
-    c = c.astype(int)
-    causes = sorted(k for k in set(c.tolist()) if k > 0)
-    if group is None:
-        labels, order = np.array(["all"] * len(t), dtype=object), ["all"]
-    else:
-        labels = as_groups(group)
-        order = [level_label(v) for v in sorted_levels(pd.Series(group))]
-    blocks = []
-    for g in order:
-        m = labels == g
-        times, inv = np.unique(t[m], return_inverse=True)
-        n_total = np.bincount(inv, minlength=len(times))
-        n_risk = m.sum() - np.concatenate([[0], np.cumsum(n_total)[:-1]])
-        d = {k: np.bincount(inv, weights=(c[m] == k), minlength=len(times)) for k in causes}
-        d_all = sum(d.values()) if causes else np.zeros(len(times))
-        surv = np.cumprod(1 - d_all / n_risk)
-        surv_before = np.concatenate([[1.0], surv[:-1]])
-        block = pd.DataFrame({"group": g, "time": times, "n_risk": n_risk, "n_event": d_all.astype(int),
-                              "surv": surv})
-        for k in causes:
-            block[f"cif_{k}"] = np.cumsum(surv_before * d[k] / n_risk)
-        blocks.append(block)
-    return pd.concat(blocks, ignore_index=True)
-
-
-def cif_at(table: pd.DataFrame, times) -> pd.DataFrame:
-    """The step functions of :func:`aalen_johansen` read at ``times`` (value at the last time <= t).
-
-    Columns: group, time, and the ``cif_<k>`` columns (0 before the first time).
-    """
-    cif_columns = [col for col in table.columns if col.startswith("cif_")]
-    rows = []
-    for g, block in table.groupby("group", sort=False):
-        idx = np.searchsorted(block["time"].to_numpy(), np.asarray(times, dtype=float), side="right") - 1
-        for when, i in zip(times, idx):
-            row = {"group": g, "time": when}
-            for col in cif_columns:
-                row[col] = 0.0 if i < 0 else float(block[col].iloc[i])
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def cause_specific_cox(time, cause, group, of_cause: int, ref: str = "B") -> CoxModel:

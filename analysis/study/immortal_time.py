@@ -9,11 +9,9 @@ had to survive long enough to start it. The time from the CNS diagnosis to the t
 - **Time-varying covariate** (counting-process data, Andersen & Gill 1982): each patient contributes
   an untreated interval (0, s] and a treated interval (s, T], where s is the therapy start day.
 
-``analysis.stats._cox_engine`` fits right-censored data only (every row at risk from time 0), so this
-module adds the smallest missing piece: :class:`TimeVaryingCox`, the Cox partial likelihood for
-(start, stop] data with Efron (or Breslow) ties, maximised by Newton-Raphson with step halving as the
-package's ordinary engine is. Day conventions are stated in :func:`counting_process_data` and
-:func:`landmark_data`.
+The time-varying model is :class:`analysis.stats.TimeVaryingCox` (the Cox partial likelihood for
+(start, stop] data, on the package's one Newton-Raphson and profile root finder). Day conventions are
+stated in :func:`counting_process_data` and :func:`landmark_data`.
 """
 
 from __future__ import annotations
@@ -22,11 +20,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
-from analysis.stats import as_event, require_columns
-from analysis.stats._cox_engine import pseudo_risk_sets
-from analysis.stats import CoxModel
+from analysis.stats import CoxModel, TimeVaryingCox, require_columns
 
 __all__ = [
     "TimeVaryingCox",
@@ -52,206 +47,6 @@ THERAPY = "subsequent_systemic"
 # A death on the day of the CNS diagnosis has stop = 0; (0, 0] is empty, so such an interval is
 # moved to (0, ZERO_DAY]. Times are whole days, so this keeps every risk set as it was.
 ZERO_DAY = 0.5
-
-
-# --------------------------------------------------------------------------- the model
-class TimeVaryingCox:
-    """Cox model for counting-process (start, stop] data, Efron or Breslow ties.
-
-    The partial likelihood of Andersen & Gill: at each distinct death time t the risk set is the
-    rows with start < t <= stop; tied deaths are handled by Efron's approximation (R's default)
-    or Breslow's. Newton-Raphson with step halving; Wald and profile-likelihood intervals and
-    likelihood-ratio tests of each term (the model refitted without it), as :class:`CoxModel`.
-
-    Parameters
-    ----------
-    ties : {"efron", "breslow"}
-    conf_level : float
-
-    Attributes (after ``fit``)
-    --------------------------
-    coefficients_ : DataFrame indexed by covariate: coef, se, hr, hr_lower, hr_upper (Wald), z, p
-        (Wald), hr_profile_lower, hr_profile_upper, p_lr.
-    loglik_, loglik_null_ : float
-    n_rows_, n_events_ : int
-    converged_ : bool
-    """
-
-    def __init__(self, ties: str = "efron", conf_level: float = 0.95):
-        if ties not in ("efron", "breslow"):
-            raise ValueError(f"ties: expected 'efron' or 'breslow', got {ties!r}")
-        if not 0 < conf_level < 1:
-            raise ValueError(f"conf_level: expected a number in (0, 1), got {conf_level!r}")
-        self.ties = ties
-        self.conf_level = conf_level
-
-    # ------------------------------------------------------------------ likelihood
-    def _prepare(self, start, stop, event, X):
-        """Sort once so that each evaluation is a few bucket sums: O(n log n) set-up, O(n p^2) per
-        evaluation, no (death times x rows) matrix."""
-        n, p = X.shape
-        death_times = np.unique(stop[event == 1])
-        # columns 1, x, x x' of every row (as rows of F): one weighted pass gives S0, S1, S2
-        F = np.vstack([np.ones(n), X.T, (X[:, :, None] * X[:, None, :]).reshape(n, -1).T])
-        # risk set at t: rows with stop >= t, minus those with start >= t (start < stop, so the
-        # second set is inside the first); both are suffixes of a sorted order
-        self._sorted = []
-        for times in (stop, start):
-            order = np.argsort(times, kind="stable")
-            pos = np.searchsorted(times[order], death_times, side="left")
-            ends = np.append(pos[1:], n)
-            # F in that order, with a zero column at n (reduceat may point there)
-            self._sorted.append((order, pos, pos == ends, np.hstack([F[:, order], np.zeros((len(F), 1))])))
-        dead = np.flatnonzero(event == 1)
-        dead = dead[np.argsort(stop[dead], kind="stable")]
-        m = np.bincount(np.searchsorted(death_times, stop[dead]), minlength=len(death_times))
-        self._dead, self._dead_starts, self._F_dead = dead, np.concatenate([[0], np.cumsum(m)[:-1]]), F[:, dead]
-        self._rep, self._frac = pseudo_risk_sets(m, self.ties)
-        self._X = X
-        self._x_death_sum = X[event == 1].sum(axis=0)
-        self._n_deaths = int(event.sum())
-
-    @staticmethod
-    def _suffix_sums(w, order, pos, empty, F_sorted):
-        """For each death time d, the sum of w * F over the sorted rows pos[d], ..., n - 1:
-        sums over the buckets between consecutive death times, accumulated from the last."""
-        weights = np.append(w[order], 0.0)
-        buckets = np.add.reduceat(F_sorted * weights, pos, axis=1)
-        buckets[:, empty] = 0.0  # an empty bucket: reduceat returned the element at its start
-        return np.cumsum(buckets[:, ::-1], axis=1)[:, ::-1]
-
-    def _evaluate(self, beta):
-        """Log partial likelihood, score and information at ``beta``."""
-        X, p = self._X, self._X.shape[1]
-        eta = X @ beta
-        c = eta.max()
-        w = np.exp(eta - c)
-        (stop_sorted, start_sorted) = self._sorted
-        S = (self._suffix_sums(w, *stop_sorted) - self._suffix_sums(w, *start_sorted)).T
-        D = np.add.reduceat(self._F_dead * w[self._dead], self._dead_starts, axis=1).T
-        S0, S1, S2 = S[:, 0], S[:, 1:1 + p], S[:, 1 + p:]
-        D0, D1, D2 = D[:, 0], D[:, 1:1 + p], D[:, 1 + p:]
-        rep, frac = self._rep, self._frac
-        S0k = S0[rep] - frac * D0[rep]
-        S1k = S1[rep] - frac[:, None] * D1[rep]
-        mu = S1k / S0k[:, None]
-        ll = float(self._x_death_sum @ beta - self._n_deaths * c - np.log(S0k).sum())
-        score = self._x_death_sum - mu.sum(axis=0)
-        # sum over pseudo risk sets of S2k / S0k, without a (pseudo sets x p x p) array
-        inv0 = 1.0 / S0k
-        a = np.bincount(rep, weights=inv0, minlength=len(S0))
-        b = np.bincount(rep, weights=frac * inv0, minlength=len(S0))
-        info = (a @ S2 - b @ D2).reshape(p, p) - mu.T @ mu
-        return ll, score, info
-
-    def _maximize(self, beta0, free, max_iter=100, tol=1e-10):
-        beta = np.array(beta0, dtype=float)
-        ll, score, info = self._evaluate(beta)
-        converged = not free.any()
-        for _ in range(max_iter):
-            if converged:
-                break
-            step = np.zeros_like(beta)
-            fi = np.ix_(free, free)
-            step[free] = np.linalg.solve(info[fi], score[free])
-            new = beta + step
-            ll_new, score_new, info_new = self._evaluate(new)
-            halvings = 0
-            while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * (1 + abs(ll))) and halvings < 40:
-                step /= 2
-                new = beta + step
-                ll_new, score_new, info_new = self._evaluate(new)
-                halvings += 1
-            beta, ll, score, info = new, ll_new, score_new, info_new
-            if np.max(np.abs(step)) <= tol * (1 + np.max(np.abs(beta))):
-                converged = True
-        return beta, ll, info, converged
-
-    # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, start: str, stop: str, event: str, covariates,
-            profile_ci: bool = True) -> "TimeVaryingCox":
-        """Fit by Newton-Raphson on the counting-process log partial likelihood.
-
-        Rows with a missing value in a column used are dropped (``n_dropped_``). Every row must have
-        start < stop.
-        """
-        covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-        if not covariates:
-            raise ValueError("covariates: expected at least one column name, got none")
-        used = [start, stop, event, *covariates]
-        require_columns(df, used)
-        data = df[list(dict.fromkeys(used))].dropna()
-        self.n_dropped_ = int(len(df) - len(data))
-        t0 = data[start].to_numpy(dtype=float)
-        t1 = data[stop].to_numpy(dtype=float)
-        bad = ~(t0 < t1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"columns {start!r}/{stop!r}: found an interval ({t0[i]:g}, {t1[i]:g}] with "
-                             f"start >= stop in {int(bad.sum())} row(s); expected start < stop")
-        e = as_event(data[event], name=f"event column {event!r}")
-        if e.sum() == 0:
-            raise ValueError(f"event column {event!r} has no events among the {len(e)} rows used")
-        X = data[covariates].to_numpy(dtype=float)
-        self._prepare(t0, t1, e, X)
-        p = X.shape[1]
-        self.covariates_ = covariates
-        self.n_rows_, self.n_events_ = int(len(data)), int(e.sum())
-        self.loglik_null_ = self._evaluate(np.zeros(p))[0]
-        beta, ll, info, converged = self._maximize(np.zeros(p), np.ones(p, dtype=bool))
-        self.loglik_, self.converged_ = ll, converged
-        if not converged:
-            warnings.warn("TimeVaryingCox: Newton-Raphson did not converge in 100 iterations", stacklevel=2)
-        var = np.linalg.inv(info)
-        se = np.sqrt(np.diag(var))
-        zq = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
-        z = beta / se
-        table = pd.DataFrame({
-            "coef": beta, "se": se, "hr": np.exp(beta),
-            "hr_lower": np.exp(beta - zq * se), "hr_upper": np.exp(beta + zq * se),
-            "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
-        }, index=pd.Index(covariates, name="term"))
-        self._beta_hat, self._se = beta, se
-        p_lr, lower, upper = [], [], []
-        for j in range(p):
-            free = np.ones(p, dtype=bool)
-            free[j] = False
-            start_beta = beta.copy()
-            start_beta[j] = 0.0
-            ll0 = self._maximize(start_beta, free)[1]
-            p_lr.append(float(stats.chi2.sf(max(2 * (ll - ll0), 0.0), 1)))
-            lo, up = self._profile_bounds(j) if profile_ci else (np.nan, np.nan)
-            lower.append(np.exp(lo))
-            upper.append(np.exp(up))
-        table["hr_profile_lower"], table["hr_profile_upper"], table["p_lr"] = lower, upper, p_lr
-        self.coefficients_ = table
-        return self
-
-    def _profile_drop(self, j, value):
-        """Twice the drop of the profile log partial likelihood at beta_j = value, minus the quantile."""
-        p = len(self._beta_hat)
-        free = np.ones(p, dtype=bool)
-        free[j] = False
-        start_beta = self._beta_hat.copy()
-        start_beta[j] = value
-        ll = self._maximize(start_beta, free)[1]
-        return 2 * (self.loglik_ - ll) - stats.chi2.ppf(self.conf_level, 1)
-
-    def _profile_bounds(self, j):
-        """Profile-likelihood interval of beta_j: the roots of the profile drop on each side (Brent)."""
-        bounds = []
-        for direction in (-1, 1):
-            near = self._beta_hat[j]
-            far = near + direction * 2 * self._se[j]
-            found = np.nan
-            for _ in range(12):
-                if self._profile_drop(j, far) > 0:
-                    found = optimize.brentq(lambda b: self._profile_drop(j, b), *sorted((near, far)),
-                                            xtol=1e-12, rtol=1e-12)
-                    break
-                near, far = far, near + 2 * (far - near)
-            bounds.append(found)  # NaN: the profile never drops enough (monotone likelihood)
-        return bounds[0], bounds[1]
 
 
 # --------------------------------------------------------------------------- data
@@ -457,4 +252,3 @@ def immortal_time_section(cohort):
     section.figures["immortal_time.direction"] = (
         "closer to 1" if abs(np.log(varying)) < abs(np.log(naive)) else "further from 1")
     return section
-
