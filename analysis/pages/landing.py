@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.cohort import load_cohort
+from analysis.cohort import CNS_GROUPS, load_cohort
 from analysis.pages.chapter import glue_paper
 from analysis.results import Results
 
@@ -15,7 +15,7 @@ def landing_figures(cohort: str | Path, results_path: str | Path | None) -> dict
     The paper's figures are glued for the text only (``paper.<id>``); results.json holds the
     computed ``build.n_patients``.
     """
-    glue_paper("cohort.n_abc", "cohort.n_cns.n", *(f"cohort.groups.{g}.n" for g in ("B", "BL", "L")))
+    glue_paper("cohort.n_abc", "cohort.n_cns.n", *(f"cohort.groups.{g}.n" for g in CNS_GROUPS))
     n_patients = int(len(load_cohort(cohort).data))
     Results("build", results_path).add("n_patients", n_patients)
     # The file name only (no folders): a path can carry a user's or a hospital's name.

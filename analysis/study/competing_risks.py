@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats import CoxModel, aalen_johansen, as_groups, as_time, chi_squared, cif_at
+from analysis.cohort import CNS_GROUPS
 
 __all__ = [
     "CAUSES",
@@ -81,7 +82,7 @@ def chi_squared_among_deaths(cause, group):
 
 
 # --------------------------------------------------------------------------- what the chapter shows
-GROUPS = ("B", "BL", "L")
+GROUPS = CNS_GROUPS  # read from the schema (cns_group), not written down again
 CIF_DAYS = (180, 365)
 
 

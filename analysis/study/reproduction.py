@@ -32,8 +32,8 @@ from analysis.stats import CoxModel, MonotoneLikelihoodWarning, fit_cox
 from analysis.stats import logrank_test
 from analysis.stats import KaplanMeier
 from analysis.stats import chi_squared, fisher_exact
+from analysis.cohort import CNS_GROUPS
 
-GROUPS = ("B", "BL", "L")
 CONF_TYPE = "log"
 TIES = "efron"
 SITES_AT_ABC = {
@@ -122,7 +122,7 @@ def _median_ci(summary: pd.DataFrame, group: str) -> tuple[float, list[float]]:
 
 
 def _km_by_group(section: Section, prefix: str, key: str, time, event, groups: pd.Series,
-                 ids: tuple[str, ...] = GROUPS) -> None:
+                 ids: tuple[str, ...] = CNS_GROUPS) -> None:
     """KM median and CI per group under ``prefix.<group>``, and the log-rank p as ``prefix.test.p``.
 
     The fits go to ``section.fits[key]`` and ``section.fits[key + "_logrank"]``.
@@ -167,7 +167,7 @@ def cohort_figures(cohort) -> Section:
     section.figures["cohort.n_abc"] = n_abc
     cns = _cns(data)
     section.put("cohort.n_cns", n=len(cns), pct=_pct(len(cns), n_abc))
-    for g in GROUPS:
+    for g in CNS_GROUPS:
         n = int((cns["group"] == g).sum())
         section.put(f"cohort.groups.{g}", n=n, pct=_pct(n, len(cns)))
         if n == 0:
@@ -198,8 +198,8 @@ def cohort_figures(cohort) -> Section:
         section.put("cohort.time_abc_to_cns_all", median=median, ci=ci)
         section.fits["time_abc_to_cns_all"] = ttc
     section.tables["flow"] = pd.DataFrame(
-        {"patients": [n_abc, len(cns), n_abc - len(cns)] + [int((cns["group"] == g).sum()) for g in GROUPS]},
-        index=pd.Index(["all", "cns", "no_cns", *GROUPS], name="box"),
+        {"patients": [n_abc, len(cns), n_abc - len(cns)] + [int((cns["group"] == g).sum()) for g in CNS_GROUPS]},
+        index=pd.Index(["all", "cns", "no_cns", *CNS_GROUPS], name="box"),
     )
     return section
 
@@ -285,7 +285,7 @@ def backgrounds_figures(cohort) -> Section:
         _count(section, "backgrounds.bone_involvement_at_cns_L", l_group["bone_mets_at_cns"] == 1, len(l_group))
     if len(cns) and has(cohort, "skull_involvement"):
         table = pd.crosstab(_group_labels(cns), cns["skull_mets_at_cns"].astype("Int64"))
-        for g in GROUPS:
+        for g in CNS_GROUPS:
             members = cns[cns["group"] == g]
             if len(members):
                 n = int((members["skull_mets_at_cns"] == 1).sum())
@@ -313,9 +313,9 @@ def treatments_figures(cohort) -> Section:
     data = cohort.data
     section = Section()
     cns = _cns(data)
-    by_group = {g: cns[cns["group"] == g] for g in GROUPS}
+    by_group = {g: cns[cns["group"] == g] for g in CNS_GROUPS}
     if has(cohort, "initial_treatment"):
-        for g in GROUPS:
+        for g in CNS_GROUPS:
             members = by_group[g]
             treatment = members["initial_cns_treatment"].astype(str)
             _count(section, f"treatments.initial_rt.{g}", members["local_rt"] == 1, len(members))
@@ -325,14 +325,14 @@ def treatments_figures(cohort) -> Section:
     if has(cohort, "craniospinal_irradiation"):
         csi = cns[cns["initial_cns_treatment"].astype(str) == "CSI"]
         section.figures["treatments.craniospinal_irradiation.n"] = len(csi)
-        for g in GROUPS:
+        for g in CNS_GROUPS:
             days = sorted(float(d) for d in csi.loc[csi["group"] == g, "os_from_cns"])
             if days:
                 section.figures[f"treatments.craniospinal_irradiation.survival_days.{g}"] = days
         section.figures["treatments.craniospinal_irradiation.did_not_complete"] = int(
             (csi["csi_completed"] == 0).sum())
     if has(cohort, "systemic_before_rt"):
-        for g in GROUPS:
+        for g in CNS_GROUPS:
             members = by_group[g]
             therapy = members["systemic_before_rt"].astype(str)
             given = therapy.isin(["chemotherapy", "endocrine"])
@@ -341,7 +341,7 @@ def treatments_figures(cohort) -> Section:
                         chemotherapy=int((therapy == "chemotherapy").sum()),
                         endocrine=int((therapy == "endocrine").sum()))
     if has(cohort, "subsequent_systemic"):
-        for g in GROUPS:
+        for g in CNS_GROUPS:
             members = by_group[g]
             _count(section, f"treatments.subsequent_systemic_therapy.{g}",
                    members["subsequent_systemic"] == 1, len(members))
@@ -363,7 +363,7 @@ def outcomes_figures(cohort) -> Section:
 
     labels = _group_labels(data).replace({"none": "no_cns"})
     _km_by_group(section, "outcomes.os_from_abc", "os_from_abc", data["os_from_abc"], data["death"], labels,
-                 ids=(*GROUPS, "no_cns"))
+                 ids=(*CNS_GROUPS, "no_cns"))
 
     if len(cns) and has(cohort, "cause_of_death"):
         dead = cns[cns["death"] == 1]

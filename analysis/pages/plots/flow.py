@@ -8,10 +8,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from analysis.cohort import CNS_GROUPS
 from analysis.pages.format import percent_text
 from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure
 
-_FLOW_KEYS = ("all", "cns", "no_cns", "B", "BL", "L")
+_FLOW_KEYS = ("all", "cns", "no_cns", *CNS_GROUPS)
+# Box captions; a CNS group the schema adds without one here is captioned by its name.
 _FLOW_TEXT = {
     "all": "All patients with\nER+/HER2\u2212 ABC",
     "cns": "CNS metastasis",
@@ -50,11 +52,12 @@ def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None =
     if values["cns"] + values["no_cns"] != values["all"]:
         raise ValueError(f"counts: cns + no_cns = {values['cns'] + values['no_cns']} but all = {values['all']}; "
                          "the boxes must add up")
-    if values["B"] + values["BL"] + values["L"] != values["cns"]:
-        raise ValueError(f"counts: B + BL + L = {values['B'] + values['BL'] + values['L']} but "
+    in_groups = sum(values[g] for g in CNS_GROUPS)
+    if in_groups != values["cns"]:
+        raise ValueError(f"counts: {' + '.join(CNS_GROUPS)} = {in_groups} but "
                          f"cns = {values['cns']}; the boxes must add up")
-    captions = {**_FLOW_TEXT, **(texts or {})}
-    parent = {"cns": "all", "no_cns": "all", "B": "cns", "BL": "cns", "L": "cns"}
+    captions = {**{g: g for g in CNS_GROUPS}, **_FLOW_TEXT, **(texts or {})}
+    parent = {"cns": "all", "no_cns": "all", **{g: "cns" for g in CNS_GROUPS}}
 
     def box_text(key):
         line = f"n = {values[key]}"
@@ -70,7 +73,7 @@ def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None =
     # Box centres (x, y) and widths in data units of a 100 x 64 canvas; one height for all.
     layout = {
         "all": (40, 52, 34), "cns": (40, 30.5, 28), "no_cns": (82, 30.5, 28),
-        "B": (13, 8, 25.5), "BL": (40, 8, 25.5), "L": (67, 8, 25.5),
+        **{g: (13 + 27 * i, 8, 25.5) for i, g in enumerate(CNS_GROUPS)},  # side by side under "cns"
     }
     height = 11.5
     edge = {"cns": OKABE_ITO[0], "no_cns": "0.45"}
@@ -95,7 +98,7 @@ def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None =
                                          color="0.25", shrinkA=0, shrinkB=0, gid=f"flow-arrow-{src}-{child}"))
 
     connect("all", ["cns", "no_cns"])
-    connect("cns", ["B", "BL", "L"])
+    connect("cns", list(CNS_GROUPS))
     ax.text(0, -5.5, "Percentages are of the box above.\nABC, advanced breast cancer; CNS, central nervous system; "
             "LM, leptomeningeal metastasis.", fontsize=SMALL_FONT_SIZE, ha="left", va="bottom", color="0.25",
             linespacing=1.3)
