@@ -72,6 +72,21 @@ def chi_squared(table, correct: bool = False) -> TestResult:
     only for 2x2 tables and only when ``correct`` is True. ``details`` holds n,
     dim, expected counts, min_expected and R's warning when an expected count
     is below 5.
+
+    Parameters
+    ----------
+    table : 2-d array-like or DataFrame of non-negative integer counts (at least 2 x 2)
+    correct : bool
+        Yates' continuity correction (2x2 only).
+
+    Returns
+    -------
+    TestResult
+        method, statistic, df, p, details.
+
+    Examples
+    --------
+    >>> chi_squared([[10, 20], [20, 10]]).p  # doctest: +SKIP
     """
     obs = _as_counts(table)
     if (obs.sum(axis=0) == 0).any() or (obs.sum(axis=1) == 0).any():
@@ -157,7 +172,23 @@ def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
     """Exact Fisher(-Freeman-Halton) test of independence for an r x c table
     (R ``fisher.test``): enumerate every table with the observed margins; p =
     sum of hypergeometric probabilities <= observed * (1 + 1e-7). For 2x2 the
-    details add the conditional-MLE odds ratio and its exact CI."""
+    details add the conditional-MLE odds ratio and its exact CI.
+
+    Parameters
+    ----------
+    table : 2-d array-like or DataFrame of non-negative integer counts
+    conf_level : float
+        Level of the 2x2 odds ratio's interval.
+
+    Returns
+    -------
+    TestResult
+        method, p, details (n, dim, n_tables; odds_ratio_cmle, odds_ratio_ci for 2x2).
+
+    Examples
+    --------
+    >>> fisher_exact([[3, 1], [1, 3]]).p  # doctest: +SKIP
+    """
     obs = _as_counts(table)
     obs = obs[obs.sum(axis=1) > 0][:, obs.sum(axis=0) > 0]  # R drops empty margins
     if min(obs.shape) < 2:

@@ -128,16 +128,31 @@ class CoxModel:
         profile penalised-likelihood intervals and ``p_lr`` the penalised
         likelihood-ratio test, as R's ``coxphf`` reports.
 
-    Attributes (after ``fit``)
-    --------------------------
-    coefficients_ : DataFrame indexed by coefficient (R naming, e.g. ``armB``)
-        coef, se, hr, hr_lower, hr_upper (Wald), z, p (Wald), coef_profile_lower,
-        coef_profile_upper, hr_profile_lower, hr_profile_upper, p_lr (term LR test;
-        for a factor the same multi-df p on each of its rows), term.
-    term_tests_ : DataFrame indexed by term: stat, df, p (likelihood-ratio).
-    tests_ : DataFrame indexed lr / wald / score: stat, df, p.
-    loglik_, loglik_null_, concordance_, concordance_se_, n_, n_events_, n_dropped_, converged_,
-    monotone_likelihood_, method_ ("cox" or "firth"), var_ (covariance matrix).
+    Attributes
+    ----------
+    coefficients_ : DataFrame
+        Indexed by coefficient (R naming, e.g. ``armB``): coef, se, hr, hr_lower,
+        hr_upper (Wald), z, p (Wald), coef_profile_lower, coef_profile_upper,
+        hr_profile_lower, hr_profile_upper (a limit that does not exist, the
+        profile never dropping enough, is -inf/+inf on the coef scale, 0/inf on
+        the HR scale), p_lr (term LR test; for a factor the same multi-df p on
+        each of its rows), term.
+    term_tests_ : DataFrame
+        Indexed by term: stat, df, p (likelihood-ratio).
+    tests_ : DataFrame
+        Indexed lr / wald / score: stat, df, p.
+    loglik_, loglik_null_ : float
+    concordance_, concordance_se_ : float
+        Harrell's C as R's coxph reports it, and its standard error.
+    n_, n_events_, n_dropped_ : int
+    converged_, monotone_likelihood_ : bool
+    method_ : {"cox", "firth"}
+    var_ : DataFrame
+        Covariance matrix of the coefficients.
+
+    Examples
+    --------
+    >>> CoxModel().fit(df, "time", "event", ["age", "arm"]).coefficients_["hr"]  # doctest: +SKIP
     """
 
     def __init__(self, ties: str = "efron", conf_level: float = 0.95, penalty: str | None = None):

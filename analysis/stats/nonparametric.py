@@ -165,14 +165,21 @@ class KaplanMeier:
         Band used by ``table_``, ``survival_at`` and the median CI in
         ``summary_`` (R's default is "log").
 
-    Attributes (after ``fit``)
-    --------------------------
-    summary_ : DataFrame indexed by group (str; "all" without groups):
-        n, events, median, median_lower, median_upper (NaN where R gives NA).
-    table_ : DataFrame, one row per group and distinct time (events and
-        censorings): group, time, n_risk, n_event, n_censor, surv, std_err
-        (of S, Greenwood), lower, upper.
-    groups_ : list of group keys in R's factor order.
+    Attributes
+    ----------
+    summary_ : DataFrame
+        Indexed by group (str; "all" without groups): n, events, median,
+        median_lower, median_upper (NaN where R gives NA).
+    table_ : DataFrame
+        One row per group and distinct time (events and censorings): group,
+        time, n_risk, n_event, n_censor, surv, std_err (of S, Greenwood),
+        lower, upper.
+    groups_ : list of str
+        Group keys in R's factor order.
+
+    Examples
+    --------
+    >>> KaplanMeier().fit(df["time"], df["event"], df["arm"]).summary_["median"]  # doctest: +SKIP
     """
 
     def __init__(self, conf_level: float = 0.95, conf_type: str = "log"):
@@ -366,8 +373,14 @@ def aalen_johansen(time, cause, group=None) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with one row per group and distinct time: group, time, n_risk, n_event (all causes),
-    surv (all-cause Kaplan-Meier), and ``cif_<k>`` for each cause k present.
+    DataFrame
+        One row per group and distinct time: group, time, n_risk, n_event (all causes),
+        surv (all-cause Kaplan-Meier), and ``cif_<k>`` for each cause k present.
+
+    Examples
+    --------
+    >>> aalen_johansen([1, 2, 2, 3, 4], [1, 2, 1, 0, 2])["cif_1"].iloc[-1]
+    0.4
     """
     t = as_time(time)
     c = np.asarray(cause)
