@@ -4,11 +4,14 @@ Knows nothing of the paper, the cohort or the book. Estimators follow lifelines'
 (``fit()`` returns self, fitted attributes end in ``_``); tests pin them to R's numbers
 (``tests/reference``).
 
-One implementation of each idea: every Cox fit (``CoxModel``, ``TimeVaryingCox``, the synthetic
-generator's search) runs on one Newton-Raphson (``CoxEngine``, ``newton_raphson``) and one
-profile-likelihood root finder (``profile_interval``: a limit that does not exist is +/-inf, i.e.
-0 / inf on the HR scale); the public Kaplan-Meier and log-rank wrap numpy kernels
-(``km_curve``, ``km_median_ci``, ``survdiff``) that the generator calls directly.
+One implementation of each idea: ``CoxModel`` and ``TimeVaryingCox`` run on one Newton-Raphson
+(``newton_raphson``, over ``CoxEngine`` / ``CountingProcessEngine``) and one profile-likelihood root
+finder (``profile_interval``: a limit that does not exist is -inf/+inf, i.e. 0 / inf on the HR scale);
+``KaplanMeier`` and ``logrank_test`` wrap numpy kernels (``km_curve``, ``km_median_ci``, ``survdiff``)
+that the synthetic generator calls directly. The generator's Cox search uses the engine's search
+variants (``SearchCoxEngine``, ``newton_raphson_quick``, ``profile_limit_brent``, ``batch_cox_no_ties``):
+the same likelihood and roots to rounding, kept because its seeded search, and so the committed
+cohort, depends on their last bits.
 """
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, require_columns, sorted_levels
