@@ -9,6 +9,7 @@ except :class:`CohortValidationError`, whose text is the whole report.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,21 @@ import numpy as np
 import pandas as pd
 
 MAX_LISTED_ROWS = 10
+# A value is quoted up to this many characters, then "…": a 10 MB cell must not become a 10 MB report.
+MAX_QUOTED_CHARS = 60
+# Characters a person cannot see or that break a line: quoted as escapes (\x00, \u200b) so that 'IDC' and
+# 'IDC\u200b' do not look the same in a message.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def quoted_text(value: object, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``value`` as a message shows it: at most ``limit`` characters (then "…"), invisible ones escaped."""
+    text = str(value)
+    cut = len(text) > limit
+    text = "".join(ch if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+                   else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+                   for ch in text[:limit])
+    return text + ("…" if cut else "")
 
 
 @dataclass
@@ -36,7 +52,7 @@ class Problem:
     row_word: str = "line"
 
     def __str__(self) -> str:
-        where = f"{self.file}: " + (f"column '{self.column}'" if self.column else "file")
+        where = f"{self.file}: " + (f"column '{quoted_text(self.column)}'" if self.column else "file")
         expected = f"; expected {self.expected}" if self.expected else ""
         if not self.rows:
             return f"{where}: {self.what}{expected}."
@@ -132,7 +148,9 @@ class Checker:
         rows = mask.index[mask.to_numpy()]
         listed = rows[:MAX_LISTED_ROWS]
         if isinstance(show, pd.Series):
-            values = [_display(show.loc[r], quote=quote) for r in listed]
+            # unquoted values are already formatted (e.g. "'bl' (did you mean 'BL'?)"): cut only as a safety net
+            values = [_display(show.loc[r], quote=quote, limit=MAX_QUOTED_CHARS if quote else 4 * MAX_QUOTED_CHARS)
+                      for r in listed]
         else:
             values = ["(" + ", ".join(f"{name} {_display(s.loc[r], quote=False)}" for name, s in show.items()) + ")"
                       for r in listed]
@@ -140,11 +158,11 @@ class Checker:
         self.add(severity, kind, column, what, expected, list(rows), values)
 
 
-def _display(value: object, quote: bool = True) -> str:
+def _display(value: object, quote: bool = True, limit: int = MAX_QUOTED_CHARS) -> str:
     """A value as a message quotes it; every kind of missing value reads "(blank)"."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return "(blank)"
     if isinstance(value, pd.Timestamp):
         value = value.date().isoformat()
-    return f"'{value}'" if quote else str(value)
+    return f"'{quoted_text(value, limit)}'" if quote else quoted_text(value, limit)
 
