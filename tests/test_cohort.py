@@ -606,9 +606,9 @@ def validations(monkeypatch):
     calls: list[str] = []
     real = load.validate_cohort
 
-    def counted(path, *, today=None):
+    def counted(path, *, today=None, sheet=None):
         calls.append(Path(path).name)
-        return real(path, today=today)
+        return real(path, today=today, sheet=sheet)
 
     monkeypatch.setattr(load, "validate_cohort", counted)
     yield calls
@@ -652,9 +652,9 @@ def test_file_changed_while_being_validated_is_not_kept(tmp_path, monkeypatch, v
     original = path.read_bytes()
     counted = load.validate_cohort
 
-    def edited_meanwhile(p, *, today=None):  # someone saves another version after the file was hashed
+    def edited_meanwhile(p, *, today=None, sheet=None):  # someone saves another version after the file was hashed
         write_csv(path, base_rows()[:3])
-        return counted(p, today=today)
+        return counted(p, today=today, sheet=sheet)
 
     monkeypatch.setattr(load, "validate_cohort", edited_meanwhile)
     assert len(load_cohort(path, today=TODAY).data) == 3  # what was read is what is returned

@@ -6,22 +6,47 @@
 * Pandera (``lazy=True``) then checks each column of the typed frame: dtype, required non-null, allowed
   categories, ranges. Its failure cases are translated into grouped messages.
 * A value that fails a column check is marked in ``bad`` and blanked, so that the rules between columns
-  (``cross_checks``) leave it out: one bad cell gives one message.
+  (``cross_checks``) leave it out: one bad cell gives one message. Cells refused as stored (``cells``:
+  control characters, Excel formulas without a result, merged ranges) are ``bad`` from the start.
+
+What a number or date cell accepts (the data dictionary's "integer", "0/1" and "date" types):
+
+* Every cell is trimmed of surrounding spaces first, so `` 1 `` is 1 (as before, for every type).
+* Dates: ``YYYY-MM-DD`` with the digits 0-9 only.
+* Integers and flags, as text (CSV, an Excel text cell, a Parquet string column): the digits 0-9,
+  optionally after a minus sign. ``62.0``, ``6.2e1``, ``+1`` and ``-0`` are refused with their own
+  message ("not written as plain digits"): each equals a whole number, but a decimal point, an exponent
+  or a sign on a count or a 0/1 flag is the mark of a value that went through a calculation or a
+  conversion, and the validator reads what is stored rather than guessing it was meant. A number
+  *stored as a number* (an Excel number cell, a Parquet numeric column) is read as that number:
+  Excel stores 62 as the float 62.0, which is 62.
+* Digits other than 0-9 (Arabic-Indic, full-width...) are refused in numbers and dates with the value
+  shown, even where Python would read them: the file was typed or converted with another digit set.
+* Patient ids are duplicates when equal after Unicode NFKC normalisation, case folding and removing
+  invisible format characters (category Cf, e.g. the zero-width space): ``ab-1``, ``AB-1`` and
+  ``AB\u200b-1`` are one patient written three ways.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import warnings as _warnings
 
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.problems import MAX_LISTED_ROWS, Checker
+from analysis.cohort.problems import MAX_LISTED_ROWS, Checker, quoted_text
 from analysis.cohort.reading import RawTable, trimmed
 from analysis.cohort.schema import Schema
 
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # not \d: it matches Arabic-Indic and full-width digits too
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit (Unicode Nd) other than 0-9
+_PLAIN_INTEGER = re.compile(r"^(?!-0+$)-?[0-9]+$")  # digits, optionally after a minus; not -0
+# All integer columns have small ranges; a larger value is clipped so that it stays out of range instead of
+# wrapping around when converted to a 64-bit integer (1e23 became -9223372036854775808).
+_LARGEST = 2.0 ** 53
 
 
 def check_header(raw: RawTable, schema: Schema, check: Checker) -> dict[str, int]:
@@ -58,12 +83,14 @@ def check_header(raw: RawTable, schema: Schema, check: Checker) -> dict[str, int
     return positions
 
 
-def cohort_cells(raw: RawTable, schema: Schema, check: Checker) -> pd.DataFrame:
+def cohort_cells(raw: RawTable, schema: Schema, check: Checker,
+                 refused: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The schema's columns of the file, in schema order, trimmed, one row per patient.
 
     Header problems are reported here. Cells are trimmed of spaces; blank and the schema's missing-value
     markers (``NA``) become None. Rows with no value in any cohort column (blank lines, stray notes in
-    ignored columns) are not patients and are dropped.
+    ignored columns) are not patients and are dropped. Returns the cells and ``refused`` (a mask of the
+    raw cells, see ``cells.check_cells``) for the same rows and columns.
     """
     positions = check_header(raw, schema, check)
     cells = raw.cells.iloc[:, list(positions.values())]
@@ -82,7 +109,12 @@ def cohort_cells(raw: RawTable, schema: Schema, check: Checker) -> pd.DataFrame:
     elif extra:
         other = raw.cells.iloc[:, extra]
         no_value &= (other.isna() | other.eq("")).all(axis=1)  # keep rows so that "no rows" is not reported
-    return cells[~no_value.to_numpy()]
+    if refused is None:
+        refused = pd.DataFrame(False, index=raw.cells.index, columns=raw.cells.columns)
+    named = refused.loc[cells.index, [positions[n] for n in cells.columns]]
+    named.columns = list(cells.columns)
+    keep = ~no_value.to_numpy()
+    return cells[keep], named[keep]
 
 
 def _parse_dates(text: pd.Series) -> pd.Series:
@@ -103,33 +135,56 @@ def _parse_distinct(text: pd.Series, parse) -> pd.Series:
     return pd.Series(parsed.to_numpy()[codes], index=text.index)
 
 
-def parse_columns(cells: pd.DataFrame, schema: Schema, check: Checker) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """Text cells -> typed columns; reports unparseable values. Returns (typed, unparseable masks)."""
+def _matches(text: pd.Series, pattern: re.Pattern, how: str = "search") -> pd.Series:
+    """Cells where ``pattern`` matches (blank cells: False); each distinct value is tried once."""
+    test = getattr(pattern, how)
+    return _parse_distinct(text, lambda s: pd.Series([isinstance(v, str) and test(v) is not None for v in s]))
+
+
+def parse_columns(cells: pd.DataFrame, schema: Schema, check: Checker,
+                  refused: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Text cells -> typed columns; reports unparseable values. Returns (typed, unparseable masks).
+
+    ``refused`` cells (already reported) are blank in ``typed`` and marked in the masks.
+    """
     typed: dict[str, pd.Series] = {}
     bad: dict[str, pd.Series] = {}
     for name in cells.columns:
         spec = schema[name]
         text = cells[name]
-        present = text.notna()
+        skip = refused[name].astype(bool) if refused is not None else pd.Series(False, index=text.index)
+        present = text.notna() & ~skip
+        if spec.type in ("date", "integer", "flag"):
+            other_digits = present & _matches(text, _OTHER_DIGIT)
+            check.rows_where(other_digits, "error", "non_ascii_digits", name,
+                             "written with digits other than 0-9 (e.g. Arabic-Indic or full-width)",
+                             f"{spec.expected}, with the digits 0-9", text)
+            present = present & ~other_digits
+            skip = skip | other_digits
         if spec.type == "date":
             values = _parse_distinct(text, _parse_dates)
             unparseable = present & values.isna()
             check.rows_where(unparseable, "error", "unparseable_date", name, "not a valid date",
                              spec.expected, text)
+            values = values.where(~skip)
         elif spec.type in ("integer", "flag"):
             numbers = _parse_distinct(text, _parse_numbers)
             unparseable = present & numbers.isna()
             check.rows_where(unparseable, "error", "not_a_number", name, "not a number", spec.expected, text)
-            fractional = numbers.notna() & (numbers % 1 != 0)
+            fractional = present & numbers.notna() & (numbers % 1 != 0)
             check.rows_where(fractional, "error", "not_whole_number", name, "not a whole number",
                              spec.expected, text)
-            unparseable = unparseable | fractional
-            values = numbers.where(~fractional).astype("Float64").astype("Int64")
+            not_plain = present & numbers.notna() & ~fractional & ~_matches(text, _PLAIN_INTEGER, "match")
+            check.rows_where(not_plain, "error", "not_plain_digits", name, "whole number not written as plain digits",
+                             f"{spec.expected}, written as plain digits (62, not 62.0, 6.2e1 or +62; 0, not -0)", text)
+            unparseable = unparseable | fractional | not_plain
+            numbers = numbers.clip(-_LARGEST, _LARGEST)
+            values = numbers.where(~unparseable & ~skip).astype("Float64").astype("Int64")
         else:  # string, category: kept as text for the checks
             unparseable = pd.Series(False, index=text.index)
-            values = text.astype("string")
+            values = text.where(~skip).astype("string")
         typed[name] = values
-        bad[name] = unparseable
+        bad[name] = unparseable | skip
     return pd.DataFrame(typed, index=cells.index), bad
 
 
@@ -203,8 +258,8 @@ def column_checks(typed: pd.DataFrame, text: pd.DataFrame, bad: dict[str, pd.Ser
                 check.rows_where(mask, "error", "missing_value", name, what, expected, shown)
             elif str(check_name).startswith(("allowed_values", "isin")):
                 hints = {a.lower(): a for a in spec.allowed}
-                display = shown.map(lambda v: f"'{v}' (did you mean '{hints[v.lower()]}'?)"
-                                    if v.lower() in hints else f"'{v}'", na_action="ignore")
+                display = shown.map(lambda v: f"'{quoted_text(v)}' (did you mean '{hints[v.lower()]}'?)"
+                                    if v.lower() in hints else f"'{quoted_text(v)}'", na_action="ignore")
                 kind = "unknown_category" if spec.type == "category" else "not_a_flag"
                 what = "unknown category" if spec.type == "category" else "not 0 or 1"
                 check.rows_where(mask, "error", kind, name, what, spec.expected, display, quote=False)
@@ -221,16 +276,38 @@ def column_checks(typed: pd.DataFrame, text: pd.DataFrame, bad: dict[str, pd.Ser
                 check.rows_where(mask, "error", "wrong_type", name, f"failed check {check_name}", spec.expected, shown)
 
 
+def _id_key(value: str) -> str:
+    """The id as compared for duplicates: NFKC, case-folded, without format characters (Cf)."""
+    if value.isascii():  # NFKC and Cf change nothing in ASCII (control characters are refused already)
+        return value.casefold()
+    visible = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
+
+
 def check_duplicates(typed: pd.DataFrame, check: Checker) -> None:
+    """Patient ids given twice, also when written differently (see the module docstring)."""
     if "patient_id" not in typed:
         return
     ids = typed["patient_id"]
-    dup = (ids.notna() & ids.duplicated(keep="first")).to_numpy()
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    keys = pd.Series(np.array([_id_key(u) for u in uniques] + [None], dtype=object)[codes], index=ids.index)
+    dup = (keys.notna() & keys.duplicated(keep="first")).to_numpy()
     if not dup.any():
         return
-    first_row = pd.Series(ids.index, index=ids.index).groupby(ids.to_numpy()).transform("min")
+    positions = pd.Series(np.arange(len(keys)), index=ids.index)
+    first_position = positions.groupby(keys.to_numpy()).transform("min")
     rows = ids.index[dup]
     word = check.report.row_word
-    values = [f"'{ids.loc[r]}' (also on {word} {first_row.loc[r]})" for r in rows[:MAX_LISTED_ROWS]]
-    check.add("error", "duplicate_id", "patient_id", "duplicate patient id",
-              "each patient_id once (one row per patient)", list(rows), values)
+    values = []
+    written_differently = False
+    for r in rows[:MAX_LISTED_ROWS]:
+        first = ids.index[first_position.loc[r]]
+        same = ids.loc[r] == ids.loc[first]
+        written_differently |= not same
+        values.append(f"'{quoted_text(ids.loc[r])}' (also on {word} {first}"
+                      + ("" if same else f" as '{quoted_text(ids.loc[first])}'") + ")")
+    what = "duplicate patient id"
+    if written_differently:
+        what += " (ids are compared ignoring case, full-width forms and invisible characters)"
+    check.add("error", "duplicate_id", "patient_id", what, "each patient_id once (one row per patient)",
+              list(rows), values)

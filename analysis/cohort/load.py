@@ -8,6 +8,8 @@ a :class:`Cohort` with typed and derived columns. ``python -m analysis validate 
 This module puts the steps in order; each job has its own module:
 
 * ``reading``: the file as text cells, indexed by the row number the user sees (every message quotes it);
+  ``excel`` for .xlsx (limits, one sheet, merged cells, formulas);
+* ``cells``: what the reader read but must refuse (control characters, Excel formulas without a result...);
 * ``columns``: the header, strict parsing and each column's own checks (pandera, lazily: all at once);
 * ``cross_checks``: the rules between columns, and the decisions on what is an error or a warning;
 * ``problems``: each problem with file, column, rows and values, and the report of them all;
@@ -28,9 +30,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.cohort.cells import check_cells
 from analysis.cohort.columns import check_duplicates, cohort_cells, column_checks, parse_columns
 from analysis.cohort.cross_checks import cross_checks
 from analysis.cohort.derived import finish_frame
+from analysis.cohort.excel import read_xlsx
 from analysis.cohort.problems import Checker, CohortValidationError, ValidationReport
 from analysis.cohort.reading import (
     SUPPORTED_SUFFIXES, RawTable, Unreadable, file_format_of, frame_to_text, read_cohort_file,
@@ -83,16 +87,20 @@ class Cohort:
 
 
 # --------------------------------------------------------------------------------------------- validation
-def validate_cohort(path: str | Path, *, today: dt.date | None = None) -> ValidationReport:
+def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: str | None = None) -> ValidationReport:
     """Check a cohort file against the schema and collect every problem.
 
     Parameters
     ----------
     path
-        A ``.csv`` (comma or semicolon separated, UTF-8 with or without BOM), ``.xlsx`` (first sheet) or
-        ``.parquet`` file. It is only read, never written.
+        A ``.csv`` (comma or semicolon separated, UTF-8 with or without BOM), ``.xlsx`` or ``.parquet``
+        file. It is only read, never written.
     today
         Latest plausible date (default: the current date); for reproducible checks.
+    sheet
+        The sheet of an .xlsx workbook to read, by its exact name. Without it the workbook must have
+        exactly one sheet with values (empty sheets are ignored); a workbook with several is refused
+        rather than read in part. Naming a sheet for a CSV or Parquet file is an error.
 
     Returns
     -------
@@ -113,10 +121,13 @@ def validate_cohort(path: str | Path, *, today: dt.date | None = None) -> Valida
         check.add("error", "unsupported_format", None, f"unsupported file type '{path.suffix}'",
                   "a .csv, .xlsx or .parquet file")
         return report
+    if sheet is not None and file_format != "xlsx":
+        check.add("error", "sheet_not_applicable", None, f"a sheet ('{sheet}') was named, but a {file_format} file "
+                  "has no sheets", "a sheet name only for an .xlsx file")
     try:
-        raw = read_cohort_file(path, file_format)
+        raw = read_xlsx(path, sheet) if file_format == "xlsx" else read_cohort_file(path, file_format)
     except Unreadable as exc:
-        check.add("error", "unreadable", None, str(exc))
+        check.add("error", exc.kind, None, str(exc))
         return report
     return _validate_raw(raw, report, today)
 
@@ -143,7 +154,8 @@ def _validate_raw(raw: RawTable, report: ValidationReport, today: dt.date) -> Va
     check = Checker(report)
     report.reading_note = raw.note
 
-    cells = cohort_cells(raw, schema, check)
+    refused = check_cells(raw, schema, check)
+    cells, refused = cohort_cells(raw, schema, check, refused)
     report.columns = list(cells.columns)
     report.n_rows = len(cells)
     report.switched_off = analyses_switched_off(cells.columns)
@@ -152,7 +164,7 @@ def _validate_raw(raw: RawTable, report: ValidationReport, today: dt.date) -> Va
                   f"one {report.row_word} per patient below the header")
         return report
 
-    typed, bad = parse_columns(cells, schema, check)
+    typed, bad = parse_columns(cells, schema, check, refused)
     column_checks(typed, cells, bad, schema, check, today)
     check_duplicates(typed, check)
     cross_checks(typed, bad, schema, check)
@@ -170,21 +182,23 @@ def _validate_raw(raw: RawTable, report: ValidationReport, today: dt.date) -> Va
 # The key is everything the outcome depends on that can change within a process:
 #   * the path as given, made absolute (not resolved: a symlink's own name is the one messages quote);
 #   * the SHA-256 of the file's bytes, so an edited file is validated again (never a stale result);
-#   * the day used as "today" for the date ranges, so a check made yesterday is not reused today.
+#   * the day used as "today" for the date ranges, so a check made yesterday is not reused today;
+#   * the sheet named (another sheet of the same workbook is another cohort).
 # The schema and the code are read once per process anyway (load_schema is cached). An invalid file is
 # never stored, so its problems are reported afresh on every call. One entry only: registry files are large.
-_LAST_LOADED: dict[tuple[str, str, dt.date], Cohort] = {}
+_LAST_LOADED: dict[tuple[str, str, dt.date, str | None], Cohort] = {}
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_cohort(path: str | Path, *, today: dt.date | None = None) -> Cohort:
+def load_cohort(path: str | Path, *, today: dt.date | None = None, sheet: str | None = None) -> Cohort:
     """Validate a cohort file and return it typed, with derived columns.
 
-    A file whose bytes were validated before in this process (same path, same ``today``) is not
-    validated again; the returned cohort (``data``, its report and lists) is always a fresh copy.
+    ``sheet`` names the sheet of an .xlsx workbook (see :func:`validate_cohort`). A file whose bytes
+    were validated before in this process (same path, ``today`` and ``sheet``) is not validated again;
+    the returned cohort (``data``, its report and lists) is always a fresh copy.
 
     Raises
     ------
@@ -194,10 +208,10 @@ def load_cohort(path: str | Path, *, today: dt.date | None = None) -> Cohort:
     path = Path(path)
     today = today or dt.date.today()  # one day for the key and the checks, even across midnight
     if not path.is_file():
-        return _cohort_from_report(validate_cohort(path, today=today))
-    key = (str(path.absolute()), _sha256(path), today)
+        return _cohort_from_report(validate_cohort(path, today=today, sheet=sheet))
+    key = (str(path.absolute()), _sha256(path), today, sheet)
     if key not in _LAST_LOADED:
-        cohort = _cohort_from_report(validate_cohort(path, today=today))
+        cohort = _cohort_from_report(validate_cohort(path, today=today, sheet=sheet))
         _LAST_LOADED.clear()
         # the file is read again to validate it: keep the result only if those were the hashed bytes
         if _sha256(path) == key[1]:
@@ -263,12 +277,14 @@ def summarise(cohort: Cohort) -> str:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m analysis validate``."""
     parser.add_argument("path", type=Path, help="cohort file: .csv (comma or semicolon), .xlsx or .parquet")
+    parser.add_argument("--sheet", metavar="NAME", default=None,
+                        help="the sheet of an .xlsx workbook to read (needed when several sheets have values)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.path``: print a summary and return 0, or print the full report to stderr and return 1."""
     try:
-        cohort = load_cohort(args.path)
+        cohort = load_cohort(args.path, sheet=getattr(args, "sheet", None))
     except CohortValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -6,23 +6,49 @@ Values stay text here because the checks parse them strictly themselves (a date 
 typed input (Parquet, an in-memory frame) is written back as the text a person would have typed.
 CSV line numbers assume no quoted field spans several lines (never the case in a cohort file). The file
 is only ever opened for reading.
+
+What is stored is read exactly, or the file is refused; nothing is guessed or cut:
+
+* A CSV containing a NUL byte is read with pandas' Python engine, because the C engine ends a cell at a
+  NUL (an id ``SYN\x00123`` became ``SYN``); the cell is then refused by ``cells``.
+* Excel files are read by ``excel`` (limits against zip bombs, merged cells, formulas, the sheet).
+* A Parquet column of nested (list, struct, map) or binary type has no cell text a person typed: it is
+  read as blank and refused by name (``RawTable.bad_columns``), never a traceback.
+* Typed numbers (Excel number cells, Parquet numeric columns) are numbers: a whole float such as 62.0
+  is the whole number 62, because Excel stores every number as a float. Text is kept as written.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import decimal
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analysis.cohort.problems import quoted_text
+
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet", ".pq")
 
 
 class Unreadable(Exception):
-    """The file cannot be read as a table at all; carries the message."""
+    """The file cannot be read as a table at all (or is refused as a whole); carries the message.
+
+    ``kind`` is the problem kind the report gives it (``unreadable``, ``too_large``, ``several_sheets``...).
+    """
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def exception_text(exc: BaseException) -> str:
+    """An exception of a library as a message quotes it: type and text, the text cut to a readable length."""
+    return f"{type(exc).__name__}: {quoted_text(exc, 200)}"
 
 
 @dataclass
@@ -34,6 +60,12 @@ class RawTable:
     header_row: int
     note: str
     letters: bool = False  # Excel names columns A, B, ...
+    # Cells the reader refuses, by problem kind: (row number, column position); reported by ``cells``.
+    flagged: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Excel merged ranges: (range as written, min column, min row, max column, max row), 1-based.
+    merged: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+    # Columns that have no readable cells (Parquet nested or binary types): position -> the column's type.
+    bad_columns: dict[int, str] = field(default_factory=dict)
 
     def column_label(self, position: int) -> str:
         if self.letters:
@@ -71,13 +103,16 @@ def _read_csv(path: Path) -> RawTable:
     first = next((line for line in text.splitlines() if line.strip()), "")
     if sep not in first and "\t" in first:
         raise Unreadable("the header line is separated by tabs; expected a comma- or semicolon-separated file")
+    # the C engine ends a cell at a NUL byte (an id 'SYN\x00123' reads 'SYN'); the Python engine keeps it,
+    # so that the cell can be refused. Only files with a NUL take the slower engine.
+    engine = "python" if "\x00" in text else "c"
     try:
         cells = pd.read_csv(
             io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-            skip_blank_lines=False, skipinitialspace=False,
+            skip_blank_lines=False, skipinitialspace=False, engine=engine,
         )
-    except pd.errors.ParserError as exc:
-        raise Unreadable(f"cannot be read as CSV with delimiter '{sep}': {exc}") from None
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise Unreadable(f"cannot be read as CSV with delimiter '{sep}': {quoted_text(exc, 200)}") from None
     cells.index = cells.index + 1  # line numbers (no quoted line breaks assumed)
     nonblank = cells.ne("").any(axis=1)
     header_row = int(nonblank.idxmax())
@@ -89,7 +124,7 @@ def _read_csv(path: Path) -> RawTable:
     return RawTable(body, header, header_row, note)
 
 
-def _excel_cell_text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """One cell value (Excel, or a distinct value of a typed column) as the text a person would type."""
     if value is None:
         return None
@@ -101,31 +136,9 @@ def _excel_cell_text(value: object) -> str | None:
         return value.isoformat()
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, decimal.Decimal):  # a Parquet decimal column: a number, like a float
+        return str(int(value)) if value.is_finite() and value == value.to_integral_value() else str(value)
     return str(value)
-
-
-def _read_xlsx(path: Path) -> RawTable:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several types for a corrupt or non-xlsx file
-        raise Unreadable(f"cannot be opened as an Excel .xlsx workbook ({type(exc).__name__}: {exc})") from None
-    try:
-        sheet = book.worksheets[0]
-        rows = [[_excel_cell_text(v) for v in row] for row in sheet.iter_rows(min_row=1, values_only=True)]
-        title = sheet.title
-    finally:
-        book.close()  # read-only workbooks keep the file open until closed
-    rows_nonblank = [i for i, row in enumerate(rows) if any(v is not None and str(v).strip() for v in row)]
-    if not rows_nonblank:
-        raise Unreadable(f"sheet '{title}' is empty; expected a header row with the column names and one row per patient")
-    width = max(len(r) for r in rows)
-    cells = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], index=range(1, len(rows) + 1), dtype=object)
-    header_row = rows_nonblank[0] + 1
-    header = [v if v is None else str(v) for v in cells.loc[header_row]]
-    note = f"Read as Excel, first sheet '{title}'; row numbers are the sheet's row numbers (the header is row {header_row})."
-    return RawTable(cells.loc[header_row + 1 :], header, header_row, note, letters=True)
 
 
 def _series_to_text(series: pd.Series) -> pd.Series:
@@ -134,7 +147,7 @@ def _series_to_text(series: pd.Series) -> pd.Series:
     Each distinct value is formatted once (fast on large tables).
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = np.array([_excel_cell_text(v) for v in uniques] + [None], dtype=object)
+    texts = np.array([cell_text(v) for v in uniques] + [None], dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)  # code -1 (missing) picks None
 
 
@@ -146,17 +159,28 @@ def frame_to_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> RawTable:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid and OSError variants
-        raise Unreadable(f"cannot be read as Parquet ({type(exc).__name__}: {exc})") from None
-    frame = table.to_pandas(date_as_object=False)
-    header = [str(c) for c in frame.columns]
+        schema = pq.read_schema(path)
+        # nested and binary columns have no text a person typed: not read, refused by name (see cells)
+        bad = {i: str(f.type) for i, f in enumerate(schema)
+               if pa.types.is_nested(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+               or pa.types.is_fixed_size_binary(f.type)}
+        flat = [f.name for i, f in enumerate(schema) if i not in bad]
+        table = pq.read_table(path, columns=flat) if bad else pq.read_table(path)
+        frame = table.to_pandas(date_as_object=False)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, ArrowNotImplementedError and OSError variants
+        raise Unreadable(f"cannot be read as Parquet ({exception_text(exc)})") from None
+    header = [str(f.name) for f in schema]
     cells = frame_to_text(frame)
+    if bad:  # blank cells where the refused columns are, so that positions match the header
+        read = iter(cells.columns)
+        cells = pd.DataFrame({i: (None if i in bad else cells[next(read)]) for i in range(len(schema))},
+                             index=cells.index, dtype=object)
     note = "Read as Parquet; row numbers are 1-based record numbers (the first record is record 1)."
-    return RawTable(cells, header, 0, note)
+    return RawTable(cells, header, 0, note, bad_columns=bad)
 
 
 def file_format_of(path: Path) -> tuple[str, str]:
@@ -170,8 +194,11 @@ def file_format_of(path: Path) -> tuple[str, str]:
 
 
 def read_cohort_file(path: Path, file_format: str) -> RawTable:
-    """The file as a text table; raises :class:`Unreadable` when it is no table at all."""
-    return {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet}[file_format](path)
+    """A CSV or Parquet file as a text table; raises :class:`Unreadable` when it is no table at all.
+
+    (Excel files are read by ``excel.read_xlsx``, which builds on this module.)
+    """
+    return {"csv": _read_csv, "parquet": _read_parquet}[file_format](path)
 
 
 def trimmed(text: pd.Series, missing: tuple[str, ...]) -> pd.Series:
