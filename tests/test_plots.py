@@ -528,3 +528,128 @@ def test_censor_marks_are_thinned_on_a_large_cohort():
     assert 0 < len(marks.get_xdata()) <= plots.MAX_CENSOR_MARKS
     (curve,) = by_gid(fig, "km-curve-A")
     assert len(curve.get_xdata()) <= n + 2  # one vertex per distinct time, not per patient
+
+
+# ----------------------------------------------------------------------------- survival figure (months, legend, marks)
+
+
+def test_km_time_unit_months_scales_curves_ticks_and_risk_cells(small_table):
+    days = 365.25 / 12
+    table = small_table.assign(time=small_table["time"] * days)
+    risk = pd.DataFrame({"group": ["A", "B"] * 2, "time": [0.0, 0.0, 3 * days, 3 * days],
+                         "n_risk": [10, 8, 9, 4], "n_events": [0, 0, 1, 4]})
+    fig = plots.km_plot(table, risk, time_unit="months", risk_columns=("n_risk", "n_events"))
+    assert list(by_gid(fig, "km-curve-A")[0].get_xdata()) == pytest.approx([0.0, 1.0, 4.0, 6.0])
+    assert list(fig.axes[0].get_xticks()) == pytest.approx([0.0, 3.0])
+    cell = by_gid(fig, f"risk-B-{3 * days:g}")[0]  # ids keep the table's days
+    assert cell.get_position()[0] == pytest.approx(3.0) and cell.get_text() == "4 (4)"
+    with pytest.raises(ValueError, match="time_unit"):
+        plots.km_plot(table, time_unit="fortnights")
+
+
+def test_unit_breaks_are_regular_multiples_and_never_crowd():
+    days = 365.25 / 12
+    table = pd.DataFrame({"time": [0.0, 56 * days]})
+    assert plots.unit_breaks(table, "months") == pytest.approx([k * 12 * days for k in range(5)])
+    long = pd.DataFrame({"time": [0.0, 224 * days]})
+    breaks = np.array(plots.unit_breaks(long, "months")) / days
+    assert len(breaks) <= 9 and np.allclose(np.diff(breaks), breaks[1]) and breaks[1] % 12 == 0
+    assert plots.unit_breaks(table, "months", step=6)[:3] == pytest.approx([0, 6 * days, 12 * days])
+
+
+def test_km_group_labels_sit_above_the_plot_never_on_it():
+    # C ends early and low: a label at its end would sit among the other curves.
+    rows = [("A", 10.0, 10, 1, 9, 0.9), ("B", 10.0, 10, 3, 7, 0.7), ("C", 2.0, 10, 10, 0, 0.0)]
+    fig = plots.km_plot(km_table(rows))
+    renderer = render(fig)
+    plot_box = fig.axes[0].get_window_extent(renderer)
+    for group in ("A", "B", "C"):
+        box = Text.get_window_extent(by_gid(fig, f"km-label-{group}")[0], renderer)
+        assert box.y0 >= plot_box.y1 - 1 and box.x1 <= fig.bbox.x1 + 1, group
+    assert fig.axes[0].texts == [] or all(t.get_gid() != "km-label-C" for t in fig.axes[0].texts)
+
+
+def test_km_medians_pvalue_and_paper_marks(small_table):
+    summary = pd.DataFrame({"median": [4.0, 2.0]}, index=pd.Index(["A", "B"], name="group"))
+    paper = {"A": {"median": 5.0, "ci": [3.0, 6.0]}, "B": {"median": 2.0, "ci": [4.0, 1.0]}}
+    fig = plots.km_plot(small_table, medians=summary, pvalue=0.0123, paper=paper)
+    assert list(by_gid(fig, "km-median-A")[0].get_xdata()) == [4.0, 4.0]
+    assert list(by_gid(fig, "km-median-line")[0].get_ydata()) == [0.5, 0.5]
+    assert by_gid(fig, "km-pvalue")[0].get_text() == "Log-rank p = 0.0123"
+    assert by_gid(fig, "km-paper-A")[0].get_xdata()[0] == 5.0
+    assert list(by_gid(fig, "km-paper-ci-A")[0].get_xdata()) == [3.0, 6.0]
+    assert by_gid(fig, "km-paper-ci-B") == []  # a printed "interval" that excludes its median is left out
+    assert by_gid(fig, "km-paper-B")[0].get_xdata()[0] == 2.0
+
+
+def test_paper_medians_come_from_the_published_statistics():
+    from analysis.paper import published_value
+
+    marks = plots.paper_medians("outcomes.os_from_abc", ["B", "no_cns", "nobody"])
+    assert set(marks) == {"B", "no_cns"}
+    assert marks["B"]["median"] == published_value("outcomes.os_from_abc.B.median")
+    assert marks["B"]["ci"] == published_value("outcomes.os_from_abc.B.ci")
+    # group L's printed interval is not an interval: the mark keeps only the median
+    assert plots.paper_medians("outcomes.os_from_cns", ["L"])["L"]["ci"] is None
+
+
+def test_survival_figure_reads_groups_as_words_and_prints_events(lung):
+    from analysis.stats import logrank_test
+
+    frame = lung.assign(group=np.where(lung["sex"] == 1, "no_cns", "B"))
+    km = KaplanMeier().fit(frame["time"], frame["event"], frame["group"])
+    test = logrank_test(frame["time"], frame["event"], frame["group"])
+    fig = plots.survival_figure(km, test, xlabel="Months")
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "No CNS metastases" in texts and "Brain only (B)" in texts and "no_cns" not in texts
+    assert by_gid(fig, "km-pvalue")[0].get_text().startswith("Log-rank p")
+    assert by_gid(fig, "km-ci-") == []  # bands only on request
+    cells = risk_cells(fig)
+    assert cells[("B", 0.0)] == f"{(frame['group'] == 'B').sum()} (0)"
+    # 34 months of follow-up: 0, 6, ..., 30 months (12-month steps would leave only three columns)
+    assert list(fig.axes[0].get_xticks()) == pytest.approx([0, 6, 12, 18, 24, 30])
+
+
+# ----------------------------------------------------------------------------- proportional hazards (R pinned)
+
+
+@pytest.fixture(scope="module")
+def zph_r():
+    import json
+
+    return json.loads((REFERENCE / "zph_residuals_R.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lung_fit(lung):
+    from analysis.stats import fit_cox
+
+    return fit_cox(lung, "time", "event", ["age", "sex", "ph.ecog"], firth=False)
+
+
+def test_scaled_schoenfeld_residuals_match_r_cox_zph(lung_fit, zph_r):
+    frame = plots.scaled_schoenfeld(lung_fit)
+    assert len(frame) == len(zph_r["y"]["age"])
+    assert frame["time"].to_numpy() == pytest.approx(zph_r["time"])
+    assert frame["x"].to_numpy() == pytest.approx(zph_r["x"], abs=1e-12)
+    for term in ("age", "sex", "ph.ecog"):
+        assert frame[term].to_numpy() == pytest.approx(zph_r["y"][term], rel=1e-7, abs=1e-9), term
+
+
+def test_zph_smooth_is_r_natural_spline_fit(lung_fit, zph_r):
+    frame = plots.scaled_schoenfeld(lung_fit)
+    for term in ("age", "sex", "ph.ecog"):
+        fitted, se = plots.zph_smooth(frame["x"], frame[term])
+        assert fitted == pytest.approx(zph_r["smooth"][term], rel=1e-7, abs=1e-9), term
+        assert np.all(se > 0)
+
+
+def test_zph_plot_one_panel_per_term_with_p_in_the_title(lung_fit):
+    fig = plots.zph_plot(lung_fit, labels={"ph.ecog": "ECOG"}, tests=lung_fit.zph())
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 3
+    assert panels[2].get_title(loc="left").startswith("ECOG (PH test p = ")
+    for term in ("age", "sex", "ph.ecog"):
+        assert by_gid(fig, f"zph-smooth-{term}") and by_gid(fig, f"zph-points-{term}")
+        assert by_gid(fig, f"zph-coef-{term}")[0].get_ydata()[0] == pytest.approx(lung_fit.coef_[term])
+    render(fig)

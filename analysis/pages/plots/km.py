@@ -1,4 +1,4 @@
-"""Kaplan-Meier curves with pointwise bands, censor marks, direct labels and a numbers-at-risk table.
+"""Kaplan-Meier curves with pointwise bands, censor marks, a legend, median marks and a numbers-at-risk table.
 
 Drawn from ``KaplanMeier.table_`` and ``KaplanMeier.risk_table()``; nothing is recomputed.
 """
@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from analysis.stats import require_columns
+from analysis.pages.format import p_prose
 from analysis.pages.small_cells import mask_count
 from analysis.pages.plots.style import (
-    CI_ALPHA, FONT_SIZE, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, MAX_CENSOR_MARKS, MIN_TICK_GAP, SMALL_FONT_SIZE,
+    CI_ALPHA, DAYS_PER_UNIT, FONT_SIZE, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, MAX_CENSOR_MARKS, MIN_TICK_GAP, SMALL_FONT_SIZE,
     _group_order, _new_figure, _style, _text_colour,
 )
 
@@ -56,25 +58,6 @@ def _band_steps(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     lower = np.insert(lower, starts_nan, lower[starts_nan - 1])
     upper = np.insert(upper, starts_nan, upper[starts_nan - 1])
     return time, lower, upper
-
-
-def _spread_labels(y: Sequence[float], min_gap: float, low: float, high: float) -> np.ndarray:
-    """Move label positions apart by at least ``min_gap`` (same units as y),
-    keeping their order and staying inside [low, high] where possible."""
-    y = np.asarray(y, dtype=float)
-    order = np.argsort(y, kind="stable")
-    placed = y[order].copy()
-    for i in range(1, len(placed)):
-        placed[i] = max(placed[i], placed[i - 1] + min_gap)
-    overflow = placed[-1] - high if len(placed) else 0.0
-    if overflow > 0:
-        placed -= overflow
-        for i in range(len(placed) - 2, -1, -1):
-            placed[i] = min(placed[i], placed[i + 1] - min_gap)
-    placed = np.maximum(placed, low) if len(placed) and placed[0] < low else placed
-    out = np.empty_like(placed)
-    out[order] = placed
-    return out
 
 
 def risk_times(table: pd.DataFrame, preferred: Sequence[float]) -> list[float]:
@@ -121,16 +104,22 @@ def km_plot(
     censor_marks: bool = True,
     min_cell: int = 0,
     risk_columns: Sequence[str] = ("n_risk",),
+    time_unit: str = "days",
+    medians: pd.DataFrame | None = None,
+    pvalue: float | None = None,
+    paper: Mapping | None = None,
+    risk_labels: Mapping | None = None,
     ax=None,
 ) -> Figure:
-    """Kaplan-Meier step curves with pointwise bands, censor marks, direct labels
-    and an aligned numbers-at-risk table.
+    """Kaplan-Meier step curves with pointwise bands, censor marks, a legend of the groups above the
+    plot and an aligned numbers-at-risk table; optionally median lines, the log-rank p and the
+    paper's published medians.
 
     Parameters
     ----------
     table : DataFrame
         ``KaplanMeier.table_``: columns group, time, n_risk, n_event, n_censor,
-        surv, lower, upper; one row per group and distinct time. Each curve
+        surv, lower, upper; one row per group and distinct time, times in days. Each curve
         starts at (0, 1) whether or not the table has a time-0 row.
     risk_table : DataFrame, optional
         ``KaplanMeier.risk_table(times)``: columns group, time, n_risk (and
@@ -143,7 +132,7 @@ def km_plot(
     xlabel, ylabel : str
         Axis labels.
     ci : bool
-        Shade the pointwise confidence band (``lower``/``upper``) as a step band.
+        Shade the pointwise confidence band (``lower``/``upper``) as a light step band.
     censor_marks : bool
         Mark times with ``n_censor > 0`` by a '|' on the curve (at most MAX_CENSOR_MARKS per curve:
         the first censoring time in each equal slice of the axis).
@@ -152,25 +141,44 @@ def km_plot(
     risk_columns : sequence of str
         Risk-table columns printed per cell: ``("n_risk",)`` prints "62";
         ``("n_risk", "n_events")`` prints "62 (65)" (at risk, cumulative events).
+    time_unit : {"days", "weeks", "months", "years"}
+        Unit of the x axis; the tables stay in days and are divided by ``DAYS_PER_UNIT``.
+    medians : DataFrame, optional
+        ``KaplanMeier.summary_`` (column ``median``, indexed by group): a dotted line at S = 0.5 to
+        each reached median and down to the axis (survminer's ``surv.median.line = "hv"``).
+    pvalue : float, optional
+        The log-rank p, printed in the lower left of the plot.
+    paper : mapping, optional
+        Published value per group: a mapping with ``median`` and optionally ``ci`` (lower, upper),
+        in days. Drawn as a hollow diamond at S = 0.5 with its interval as a thin bar; an interval
+        that does not contain its median (a misprint) is left out.
+    risk_labels : mapping, optional
+        Shorter row names for the risk table (default: ``labels``), so that long group names in
+        the legend do not squeeze the plot sideways.
     ax : matplotlib Axes, optional
         Draw into this axes; the risk table then goes into an inset axes just
-        below it (leave room for it). Default: a new 7.5 x 5.5 in figure.
+        below it (leave room for it). Default: a new KM_FIGSIZE figure.
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure; its curve lines carry ``gid`` ``"km-curve-<group>"``,
-        censor marks ``"km-censor-<group>"`` and risk-table cells
-        ``"risk-<group>-<time>"`` (for tests and post-processing).
+        censor marks ``"km-censor-<group>"``, legend texts ``"km-label-<group>"``, median lines
+        ``"km-median-<group>"``, paper marks ``"km-paper-<group>"``, the p-value ``"km-pvalue"``
+        and risk-table cells ``"risk-<group>-<time in days>"`` (for tests and post-processing).
     """
     require_columns(table, ["group", "time", "n_event", "n_censor", "surv", "lower", "upper"], "table column")
     if min_cell < 0 or int(min_cell) != min_cell:
         raise ValueError(f"min_cell: expected a whole number >= 0, got {min_cell!r}")
+    if time_unit not in DAYS_PER_UNIT:
+        raise ValueError(f"time_unit: expected one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
     min_cell = int(min_cell)
-    table = table.assign(group=table["group"].map(str))
+    scale = DAYS_PER_UNIT[time_unit]
+    table = table.assign(group=table["group"].map(str), time=table["time"].astype(float) / scale)
     groups = _group_order(list(pd.unique(table["group"])), groups_order)
     labels = {str(k): str(v) for k, v in (labels or {}).items()}
     names = {g: labels.get(g, g) for g in groups}
+    row_names = {g: str((risk_labels or {}).get(g, names[g])) for g in groups}
 
     if risk_table is not None:
         require_columns(risk_table, ["group", "time", *risk_columns], "risk_table column")
@@ -186,7 +194,7 @@ def km_plot(
         if risk_table is not None:
             # Table height grows with the number of groups; the curve keeps most of the page.
             ax, ax_risk = fig.subplots(2, 1, sharex=True,
-                                       gridspec_kw={"height_ratios": [4.2, 0.45 + 0.28 * len(groups)]})
+                                       gridspec_kw={"height_ratios": [4.2, 0.5 + 0.3 * len(groups)]})
         else:
             ax, ax_risk = fig.subplots(), None
     else:
@@ -198,11 +206,10 @@ def km_plot(
 
     x_max = float(table.loc[table["group"].isin(groups), "time"].max()) if len(table) else 1.0
     if risk_table is not None and len(risk_table):
-        x_max = max(x_max, float(risk_table["time"].max()))
+        x_max = max(x_max, float(risk_table["time"].max()) / scale)
     if not np.isfinite(x_max) or x_max <= 0:
         x_max = 1.0
 
-    ends = []
     for position, group in enumerate(groups):
         colour, style = _style(position)
         rows = table[table["group"] == group]
@@ -217,25 +224,19 @@ def km_plot(
             censored = _thinned_marks(rows[rows["n_censor"] > 0], x_max)
             ax.plot(censored["time"], censored["surv"], linestyle="none", marker="|", markersize=7,
                     markeredgewidth=1.2, color=colour, gid=f"km-censor-{group}")
-        ends.append((float(points["time"].iloc[-1]), float(points["surv"].iloc[-1]), colour, group))
-
-    # Direct labels at each curve's right end, pushed apart so they never overlap
-    # (a single curve needs no name: the axis label says what it is).
-    if len(groups) == 1:
-        ends = []
-    # The gap is one text line (1.3 em) in data units of this axes' (pre-layout) height.
-    axes_height = ax.get_position().height * fig.get_figheight() * 72  # points
-    line_gap = float(np.clip(1.3 * FONT_SIZE / max(axes_height, 1.0) * 1.06, 0.04, 0.25))
-    label_y = _spread_labels([e[1] for e in ends], min_gap=line_gap, low=0.0, high=1.0)
-    # Labels sit in the right margin, joined to their curve's end by a thin leader line, so a
-    # label never lands on another curve that ends at the same place.
-    for (x_end, y_end, colour, group), y in zip(ends, label_y):
-        ax.annotate(names[group], xy=(x_end, y_end), xycoords="data", xytext=(1.015, y),
-                    textcoords=("axes fraction", "data"), va="center", ha="left", fontsize=FONT_SIZE,
-                    fontweight="bold", color=_text_colour(colour), annotation_clip=False,
-                    arrowprops=dict(arrowstyle="-", color=colour, linewidth=0.7, linestyle=(0, (1, 1.5)),
-                                    shrinkA=1, shrinkB=2),
-                    gid=f"km-label-{group}")
+    if medians is not None:
+        _draw_medians(ax, medians, groups, scale)
+    if paper:
+        _draw_paper(ax, paper, groups, scale)
+    if pvalue is not None:
+        # Upper right: falling curves leave it empty (lower left is where a group at 0 runs along).
+        ax.text(0.98, 0.97, f"Log-rank p {p_prose(pvalue)}", transform=ax.transAxes, ha="right", va="top",
+                fontsize=FONT_SIZE, gid="km-pvalue")
+    # The groups are named in a legend above the plot, never on it: a direct label at the end of a
+    # curve that stops early ends up among the other curves, and a leader line to the margin reads
+    # as the curve rising. The legend line shows colour and dash, so no group is told by colour alone.
+    if len(groups) > 1:
+        _legend(ax, groups, names, bool(paper), fig.get_figwidth())
 
     ax.set_ylim(-0.02, 1.04)
     ax.set_xlim(-0.01 * x_max, x_max * 1.01)
@@ -250,14 +251,70 @@ def km_plot(
         ax.spines[side].set_visible(False)
 
     if risk_table is not None:
-        tick_times = np.sort(pd.unique(risk_table["time"].astype(float)))
+        tick_times = np.sort(pd.unique(risk_table["time"].astype(float))) / scale
         ax.set_xticks(tick_times)
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{round(v, 6):g}"))
+        _draw_risk_table(ax, ax_risk, risk_table, groups, row_names, min_cell, risk_columns, scale)
     return fig
 
 
-def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns) -> None:
+def _legend(ax, groups, names, with_paper: bool, fig_width: float) -> None:
+    """The groups' legend above the axes: one row when it fits the figure's width, else two columns."""
+    handles = [next(line for line in ax.lines if line.get_gid() == f"km-curve-{g}") for g in groups]
+    texts = [names[g] for g in groups]
+    if with_paper:
+        handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white",
+                              markeredgecolor="black", markersize=6))
+        texts.append("Paper's median (95% CI)")
+    # about 0.65 em per bold character plus the line sample and spacing: does one row fit?
+    row_width = sum(0.65 * SMALL_FONT_SIZE * len(t) + 50 for t in texts) / 72
+    ncols = len(texts) if row_width <= 0.92 * fig_width else 2
+    legend = ax.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncols,
+                       frameon=False, fontsize=SMALL_FONT_SIZE, handlelength=2.6, borderaxespad=0.2,
+                       columnspacing=1.4)
+    for text, group in zip(legend.get_texts(), groups):
+        text.set_color(_text_colour(_style(groups.index(group))[0]))
+        text.set_fontweight("bold")
+        text.set_gid(f"km-label-{group}")
+
+
+def _draw_medians(ax, medians: pd.DataFrame, groups, scale: float) -> None:
+    """Dotted grey lines from S = 0.5 across to each reached median and down to the axis."""
+    index = [str(i) for i in medians.index]
+    reached = {g: float(medians["median"].iloc[index.index(g)]) / scale for g in groups
+               if g in index and np.isfinite(medians["median"].iloc[index.index(g)])}
+    if not reached:
+        return
+    line = dict(color="0.35", linestyle=(0, (1, 2)), linewidth=0.9, zorder=1)
+    ax.plot([0, max(reached.values())], [0.5, 0.5], gid="km-median-line", **line)
+    for group, median in reached.items():
+        ax.plot([median, median], [0, 0.5], gid=f"km-median-{group}", **line)
+
+
+def _draw_paper(ax, paper: Mapping, groups, scale: float) -> None:
+    """The published median of each group as a hollow diamond at S = 0.5, its interval as a bar.
+
+    The marks of different groups are stacked a little above and below 0.5 so their bars do not
+    cover each other; the diamond's x is the published value exactly."""
+    shown = [g for g in groups if g in {str(k) for k in paper}]
+    paper = {str(k): v for k, v in paper.items()}
+    for rank, group in enumerate(shown):
+        value = paper[group]
+        median = value.get("median")
+        if median is None or not np.isfinite(float(median)):
+            continue
+        median = float(median) / scale
+        y = 0.5 + 0.025 * (rank - (len(shown) - 1) / 2)
+        colour = _style(groups.index(group))[0]
+        interval = value.get("ci")
+        if interval is not None and float(interval[0]) <= median * scale <= float(interval[1]):
+            ax.plot([float(interval[0]) / scale, float(interval[1]) / scale], [y, y], color=colour,
+                    linewidth=1.1, solid_capstyle="butt", zorder=4, gid=f"km-paper-ci-{group}")
+        ax.plot([median], [y], linestyle="none", marker="D", markersize=6, markerfacecolor="white",
+                markeredgecolor=_text_colour(colour), markeredgewidth=1.4, zorder=5, gid=f"km-paper-{group}")
+
+
+def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns, scale=1.0) -> None:
     """Numbers at risk under the curves: one row per group, cells at the tick times."""
     for row_index, group in enumerate(groups):
         colour, style = _style(row_index)
@@ -266,7 +323,7 @@ def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_colu
         for _, cell in rows.iterrows():
             counts = [_masked_count(cell[c], min_cell) for c in risk_columns]
             text = counts[0] + "".join(f" ({c})" for c in counts[1:])
-            ax_risk.text(float(cell["time"]), y, text, ha="center", va="center", fontsize=SMALL_FONT_SIZE,
+            ax_risk.text(float(cell["time"]) / scale, y, text, ha="center", va="center", fontsize=SMALL_FONT_SIZE,
                          color="black", clip_on=False, gid=f"risk-{group}-{float(cell['time']):g}")
     ax_risk.set_ylim(-0.6, len(groups) - 0.4)
     ax_risk.set_yticks(range(len(groups)))
@@ -275,7 +332,7 @@ def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_colu
         tick_label.set_color(_text_colour(_style(groups.index(group))[0]))
     # Cells are centred on their times, so the first (time-0) cell reaches left of
     # the axes: pad the row labels by its half-width (about 0.6 em per character).
-    first_time = risk_table["time"].min()
+    first_time = risk_table["time"].min() / scale
     first_cells = [t.get_text() for t in ax_risk.texts if t.get_position()[0] == first_time]
     half_width = 0.6 * SMALL_FONT_SIZE * max((len(t) for t in first_cells), default=0) / 2
     ax_risk.tick_params(axis="y", length=0, pad=6 + half_width)

@@ -37,9 +37,23 @@ LINE_STYLES = ("-", "--", ":", "-.", (0, (8, 2, 1, 2, 1, 2)))
 
 FONT_SIZE = 10  # labels, titles
 SMALL_FONT_SIZE = 9  # ticks, table cells, legends: the smallest size used
-KM_FIGSIZE = (7.5, 5.5)  # inches, with the numbers-at-risk table
-KM_FIGSIZE_NO_TABLE = (7.5, 4.5)
-CI_ALPHA = 0.15
+# Survival figures are narrower than the page (6.4 in, not 7.5) so that on a 390 px phone, where the
+# image is shrunk to the column, their 9-10 pt text keeps about 8-9 px; in print they are scaled up.
+KM_FIGSIZE = (6.4, 5.6)  # inches, with the numbers-at-risk table and a legend above the plot
+KM_FIGSIZE_NO_TABLE = (6.4, 4.4)
+# Light enough that three overlapping bands still show the curves and each other (survminer: 0.3 of
+# a pale fill; here the fill is the curve's own saturated colour).
+CI_ALPHA = 0.08
+# How a time axis in days is shown: divisor per unit (a month is 1/12 of a Julian year, as
+# ggsurvfit and survminer's xscale "d_m").
+DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+# Group values as readers say them: the figures never show a data code such as "no_cns".
+GROUP_LABELS = {
+    "B": "Brain only (B)",
+    "BL": "Brain + leptomeningeal (BL)",
+    "L": "Leptomeningeal only (L)",
+    "no_cns": "No CNS metastases",
+}
 # At most this many censor marks per curve, one per equal slice of the time axis: beyond it the
 # marks of a large cohort merge into a solid band that hides the curve.
 MAX_CENSOR_MARKS = 120

@@ -1,0 +1,151 @@
+"""The proportional-hazards plot: scaled Schoenfeld residuals against Kaplan-Meier-transformed time,
+one panel per term, with a natural-spline smooth and its +/-2 standard-error band, as R's
+``plot(cox.zph(fit))``.
+
+The residuals are computed here from the fitted model's own risk-set pieces (the engine that
+``CoxModel.zph`` uses), because the statistics layer has no public function for them yet; they are
+pinned to R's ``cox.zph(fit, transform="km")$y`` by tests/reference/zph_residuals_R.json. They belong
+in ``analysis.stats`` once its owner adds them there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.figure import Figure
+
+from analysis.pages.format import p_prose
+from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure, _text_colour
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def scaled_schoenfeld(fit) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals of a fitted ordinary ``CoxModel``, one row per death in time order.
+
+    Columns: ``time``, ``x`` (the Kaplan-Meier transform 1 - KM(t-) of all rows, R's ``cox.zph``
+    default) and one column per coefficient: beta + d * V r, with r the Schoenfeld residual (the
+    covariates minus the risk-set mean; for tied deaths under Efron's method, the mean of the tie's
+    pseudo risk sets), d the number of deaths and V the model's variance. Equal to R's
+    ``cox.zph(fit, transform="km")$x`` and ``$y``.
+    """
+    if not hasattr(fit, "_res"):
+        raise ValueError("scaled_schoenfeld: fit the model first")
+    if fit.method_ == "firth":
+        raise ValueError("scaled_schoenfeld: defined for the ordinary partial likelihood, not a Firth fit")
+    engine, beta = fit._engine, fit._res.beta
+    times, residuals = [], []
+    for stratum in engine.strata_list:
+        _, _, _, pieces = engine._stratum_terms(stratum, beta)
+        if pieces is None:
+            continue
+        n_blocks = len(stratum.death_blocks)
+        # One pseudo risk set per death of a tie: average their means, so each tied death gets the same.
+        mean = np.zeros((n_blocks, engine.p))
+        np.add.at(mean, stratum.rep, pieces.mu)
+        mean /= np.bincount(stratum.rep, minlength=n_blocks)[:, None]
+        residuals.append(stratum.X[stratum.death_rows] - mean[stratum.death_block_of_row])
+        times.append(fit._time[stratum.order][stratum.death_rows])
+    time = np.concatenate(times)
+    order = np.argsort(time, kind="stable")
+    time, resid = time[order], np.vstack(residuals)[order]
+    scaled = resid @ fit.var_.to_numpy() * len(time) + beta
+    frame = pd.DataFrame(scaled, columns=list(fit.coef_.index))
+    frame.insert(0, "x", km_transform(fit._time, fit._event, time))
+    frame.insert(0, "time", time)
+    return frame
+
+
+def km_transform(time, event, at) -> np.ndarray:
+    """1 - KM(t-) of (time, event) at the times ``at``: the x axis of the PH plot (0 at the start of
+    follow-up, rising to about 1 at its end, evenly spread over the deaths)."""
+    time, event, at = (np.asarray(a, dtype=float) for a in (time, event, at))
+    unique, inverse = np.unique(time, return_inverse=True)
+    deaths = np.bincount(inverse, weights=event)
+    at_risk = len(time) - np.concatenate([[0], np.cumsum(np.bincount(inverse))[:-1]])
+    surv = np.cumprod(1 - deaths / at_risk)
+    # S(t-): the value of the step before the first unique time >= t
+    before = np.searchsorted(unique, at, side="left")
+    return 1 - np.concatenate([[1.0], surv])[before]
+
+
+def _ns_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Natural cubic spline basis with an intercept (ESL eq. 5.4): the same column space as R's
+    ``cbind(1, ns(x, knots = interior, Boundary.knots = range))``, so the least-squares fit is R's."""
+    k = knots
+
+    def d(j):
+        return (np.clip(x - k[j], 0, None) ** 3 - np.clip(x - k[-1], 0, None) ** 3) / (k[-1] - k[j])
+
+    columns = [np.ones_like(x), x] + [d(j) - d(len(k) - 2) for j in range(len(k) - 2)]
+    return np.column_stack(columns)
+
+
+def zph_smooth(x, y, df: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted values and pointwise standard errors of ``lm(y ~ ns(x, df))``, as plot.cox.zph draws
+    them (interior knots at the quantiles of x, boundary knots at its range)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    interior = np.quantile(x, np.linspace(0, 1, df + 1)[1:-1])
+    knots = np.unique(np.concatenate([[x.min()], interior, [x.max()]]))
+    basis = _ns_basis(x, knots)
+    coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+    fitted = basis @ coef
+    rank = np.linalg.matrix_rank(basis)
+    sigma2 = float(np.sum((y - fitted) ** 2) / max(len(y) - rank, 1))
+    leverage = np.einsum("ij,ij->i", basis @ np.linalg.pinv(basis.T @ basis), basis)
+    return fitted, np.sqrt(sigma2 * leverage)
+
+
+def zph_plot(fit, *, labels: Mapping | None = None, tests: pd.DataFrame | None = None,
+             month_ticks: Sequence[float] = (0, 6, 12, 24, 36, 60), ncols: int = 2) -> Figure:
+    """One panel per coefficient: scaled Schoenfeld residuals (points), their natural-spline smooth
+    with a +/-2 SE band, and the Cox model's hazard ratio as a flat line. A flat smooth means a
+    constant effect; a slope means the effect changes over follow-up.
+
+    ``labels`` renames coefficients; ``tests`` (``fit.zph()``) adds each term's p-value to its title.
+    The x axis is the Kaplan-Meier scale of R's default; its ticks are labelled in months.
+    """
+    frame = scaled_schoenfeld(fit)
+    terms = [c for c in frame.columns if c not in ("time", "x")]
+    labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    ncols = max(1, min(ncols, len(terms)))
+    nrows = -(-len(terms) // ncols)
+    fig = _new_figure((3.6 * ncols, 2.9 * nrows + 0.3))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    tick_times = [m * DAYS_PER_MONTH for m in month_ticks if m * DAYS_PER_MONTH <= frame["time"].max()]
+    tick_x = km_transform(fit._time, fit._event, tick_times)
+    order = np.argsort(frame["x"].to_numpy(), kind="stable")
+    for ax, term in zip(axes, terms):
+        x, y = frame["x"].to_numpy()[order], frame[term].to_numpy()[order]
+        fitted, se = zph_smooth(x, y)
+        ax.scatter(x, y, s=7, color="0.55", linewidths=0, gid=f"zph-points-{term}")
+        ax.fill_between(x, fitted - 2 * se, fitted + 2 * se, color=OKABE_ITO[0], alpha=0.15, linewidth=0)
+        ax.plot(x, fitted, color=OKABE_ITO[0], linewidth=1.8, gid=f"zph-smooth-{term}")
+        ax.axhline(float(fit.coef_[term]), color=OKABE_ITO[1], linestyle="--", linewidth=1.2,
+                   gid=f"zph-coef-{term}")
+        # Residuals of a binary term sit in two far bands; R's plot shows them all and flattens the
+        # smooth. Zoom on the smooth instead (points beyond the panel are clipped; the caption says so).
+        low, high = np.min(fitted - 3 * se), np.max(fitted + 3 * se)
+        pad = 0.15 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
+        title = labels.get(term, term)
+        if tests is not None and term in tests.index:
+            title += f" (PH test p {p_prose(tests.loc[term, 'p'])})"
+        ax.set_title(title, fontsize=FONT_SIZE, loc="left")
+        ax.set_ylabel("\u03b2(t), log hazard ratio", fontsize=SMALL_FONT_SIZE)
+        ax.set_xticks(tick_x)
+        ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{m:g}" for m in month_ticks[:len(tick_x)]]))
+        ax.set_xlabel("Months (Kaplan-Meier scale)", fontsize=SMALL_FONT_SIZE)
+        ax.tick_params(labelsize=SMALL_FONT_SIZE)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in axes[len(terms):]:
+        ax.set_visible(False)
+    fig.legend(handles=[axes[0].lines[0], axes[0].lines[1]],
+               labels=["Smooth of the residuals (\u00b12 SE)", "Cox model's log hazard ratio (constant)"],
+               loc="outside lower center", ncols=2, frameon=False, fontsize=SMALL_FONT_SIZE,
+               labelcolor=[_text_colour(OKABE_ITO[0]), _text_colour(OKABE_ITO[1])])
+    return fig
