@@ -23,15 +23,19 @@ from analysis.stats._profile import profile_interval, profile_limit_brent
 from analysis.stats.contingency import (
     TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum,
 )
+from analysis.stats.competing import CumulativeIncidence, aj_std_err, cif_band, cinc_variance, gray_test
 from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
+from analysis.stats.finegray import FineGray
 from analysis.stats.logrank import LogRankResult, logrank_test, pairwise_logrank, survdiff
 from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier, aalen_johansen, cif_at, km_curve, km_median_ci
+from analysis.stats.rmst import default_tau, rmst_by_group
 from analysis.stats.spec import SpecError, apply_subset, run_spec
 from analysis.stats.time_varying import CountingProcessEngine, TimeVaryingCox
 
 __all__ = [
     "KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci",
-    "aalen_johansen", "cif_at",
+    "aalen_johansen", "cif_at", "CumulativeIncidence", "cif_band", "cinc_variance", "aj_std_err", "gray_test",
+    "FineGray", "rmst_by_group", "default_tau",
     "logrank_test", "pairwise_logrank", "LogRankResult", "survdiff",
     "CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "concordance",
     "TimeVaryingCox",

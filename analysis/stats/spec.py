@@ -1,7 +1,7 @@
 """``python -m analysis stats CSV SPEC.json [-o OUT.json]``: run an analysis spec, write R-shaped JSON.
 
 The spec format is that of ``tests/reference/*_spec.json`` (types km, logrank,
-cox, chisq, fisher; optional ``subset``); the output has the keys of the
+cox, chisq, fisher, cif, finegray, rmst; optional ``subset``); the output has the keys of the
 ``*_R.json`` files R's survival package produced, with null where R has NA, so
 the book's engine can be compared with R on any data. An analysis that cannot
 run gives ``{"type": ..., "error": "..."}`` and the others still run.
@@ -246,7 +246,63 @@ def _fisher(data, item):
     return out
 
 
+def _status(data, col):
+    values = data[col]
+    if not np.isin(values, np.arange(0, 100)).all():
+        raise SpecError(f"status column {col!r} must be coded 0 (censored), 1, 2, ... (the causes)")
+    return values.astype(int).to_numpy()
+
+
+def _cif(data, item):
+    from analysis.stats.competing import CumulativeIncidence
+
+    data = _need(data, item, ["time", "status", "group"])
+    group = item.get("group")
+    status = _status(data, item["status"])
+    ci = CumulativeIncidence().fit(data[item["time"]], status, None if group is None else data[group])
+    table = ci.table_
+    groups = {}
+    for g in ci.groups_:
+        block = table[table["group"] == g]
+        groups[g] = {"n": ci.n_[g], "causes": {str(k): {"time": block["time"].tolist(),
+                                                        "estimate": block[f"cif_{k}"].tolist(),
+                                                        "std_err": block[f"se_{k}"].tolist()}
+                                               for k in ci.causes_}}
+    out = {"causes": [str(k) for k in ci.causes_], "groups": groups}
+    if item.get("times"):
+        read = ci.at(item["times"])
+        out["at"] = {f"{g} {k}": {"times": r["time"].tolist(), "estimate": r["estimate"].tolist(),
+                                  "var_cmprsk": r["var_cmprsk"].tolist()}
+                     for (g, k), r in read.groupby(["group", "cause"], sort=False)}
+    if ci.tests_ is not None:
+        out["gray"] = {str(k): {"stat": r.stat, "p": r.p, "df": int(r.df)} for k, r in ci.tests_.iterrows()}
+    return out
+
+
+def _finegray(data, item):
+    from analysis.stats.cox import _build_design
+    from analysis.stats.finegray import FineGray
+
+    data = _need(data, item, ["time", "status", "covariates"])
+    status = _status(data, item["status"])
+    design = _build_design(data, item["covariates"], item.get("factors"), item.get("ref"))
+    cause = int(item.get("cause", 1))
+    fit = FineGray().fit(data[item["time"]], status, design.X, design.names, of_cause=cause)
+    terms = [{"name": name, **{k: r[k] for k in ("coef", "se", "z", "p")}}
+             for name, r in fit.coefficients_.iterrows()]
+    return {"n": fit.n_, "cause": cause, "terms": terms, "loglik": fit.loglik_, "converged": fit.converged_}
+
+
+def _rmst(data, item):
+    from analysis.stats.rmst import rmst_by_group
+
+    data = _need(data, item, ["time", "event", "group"])
+    _check_event(data, item["event"])
+    return rmst_by_group(data[item["time"]], data[item["event"]], data[item["group"]], tau=item.get("tau"))
+
+
 _RUNNERS = {"km": _km, "logrank": _logrank, "cox": _cox, "chisq": _chisq, "fisher": _fisher}
+_RUNNERS.update(cif=_cif, finegray=_finegray, rmst=_rmst)  # competing risks and RMST (issue points 2-4)
 
 
 def _jsonable(obj):
