@@ -31,9 +31,10 @@ from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier, aalen_johansen
 from analysis.stats.rmst import default_tau, rmst_by_group
 from analysis.stats.spec import SpecError, apply_subset, run_spec
 from analysis.stats.time_varying import CountingProcessEngine, TimeVaryingCox
+from analysis.stats.timefix import AEQ_TOLERANCE, aeq_times
 
 __all__ = [
-    "KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci",
+    "KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci", "aeq_times", "AEQ_TOLERANCE",
     "aalen_johansen", "cif_at", "CumulativeIncidence", "cif_band", "cinc_variance", "aj_std_err", "gray_test",
     "FineGray", "rmst_by_group", "default_tau",
     "logrank_test", "pairwise_logrank", "LogRankResult", "survdiff",

@@ -1,7 +1,9 @@
 """Cox proportional-hazards regression matching R's ``survival::coxph``.
 
-Partial likelihood with Efron (default) or Breslow ties, maximised by
-Newton-Raphson (vectorised engine in :mod:`analysis.stats._cox_engine`). Reported per
+Partial likelihood with Efron (default), Breslow or exact ties, maximised by
+Newton-Raphson (vectorised engine in :mod:`analysis.stats._cox_engine`; the exact
+partial likelihood of R's ``ties = "exact"`` in :mod:`analysis.stats._cox_exact`).
+Times closer than R's ``aeqSurv`` tolerance are merged first (:func:`aeq_times`). Reported per
 coefficient: Wald SE/CI/p from the inverse information, profile-likelihood CI
 (the coefficient value where twice the drop of the profile log partial
 likelihood equals the chi-squared(1) quantile, other coefficients refitted) and
@@ -24,7 +26,9 @@ from scipy import stats
 
 from analysis.stats._checks import as_event, as_time, labels_of, level_label, require_columns, sorted_levels
 from analysis.stats._cox_engine import CoxEngine
+from analysis.stats._cox_exact import ExactCoxEngine
 from analysis.stats._profile import profile_interval
+from analysis.stats.timefix import aeq_times
 
 __all__ = ["CoxModel", "fit_cox", "MonotoneLikelihoodWarning"]
 
@@ -114,12 +118,17 @@ def _refuse_aliased(design: _Design, n_rows: int) -> None:
 
 
 class CoxModel:
-    """Cox proportional-hazards model (partial likelihood, Efron or Breslow ties).
+    """Cox proportional-hazards model (partial likelihood, Efron, Breslow or exact ties).
 
     Parameters
     ----------
-    ties : {"efron", "breslow"}
-        Tie handling of the partial likelihood (R's default is Efron).
+    ties : {"efron", "breslow", "exact"}
+        Tie handling of the partial likelihood (R's default is Efron). ``"exact"`` is
+        R's ``coxph(ties = "exact")``: the exact (discrete, conditional-logistic) partial
+        likelihood, each death time's term the elementary symmetric sum over its risk set
+        evaluated by recursion; coefficients, tests, profile intervals and term LR tests are
+        the same machinery on that likelihood; ``zph`` is R's ``cox.zph`` of such a fit (its
+        Breslow-form score test at the exact estimate); Firth's penalty is not offered.
     conf_level : float
         Level of the Wald and profile-likelihood intervals.
     penalty : None or "firth"
@@ -156,8 +165,10 @@ class CoxModel:
     """
 
     def __init__(self, ties: str = "efron", conf_level: float = 0.95, penalty: str | None = None):
-        if ties not in ("efron", "breslow"):
-            raise ValueError(f"ties: expected 'efron' or 'breslow', got {ties!r}")
+        if ties not in ("efron", "breslow", "exact"):
+            raise ValueError(f"ties: expected 'efron', 'breslow' or 'exact', got {ties!r}")
+        if ties == "exact" and penalty is not None:
+            raise ValueError("penalty='firth' is not offered with ties='exact'; use 'efron' or 'breslow'")
         if not 0 < conf_level < 1:
             raise ValueError(f"conf_level: expected a number in (0, 1), got {conf_level!r}")
         if penalty not in (None, "firth"):
@@ -199,7 +210,8 @@ class CoxModel:
         self.n_dropped_ = int(len(df) - len(data))
         if len(data) == 0:
             raise ValueError("no rows left after dropping rows with missing values in " + ", ".join(used))
-        t = as_time(data[time], name=f"time column {time!r}")
+        # R's coxph(timefix = TRUE): times equal to within aeqSurv's tolerance are one time
+        t = aeq_times(as_time(data[time], name=f"time column {time!r}"))
         e = as_event(data[event], name=f"event column {event!r}")
         if e.sum() == 0:
             raise ValueError(f"event column {event!r} has no events among the {len(e)} rows used")
@@ -214,7 +226,10 @@ class CoxModel:
         self.n_, self.n_events_ = int(len(t)), int(e.sum())
         self.strata_ = list(strata)
         self.terms_ = {k: [design.names[i] for i in v] for k, v in design.terms.items()}
-        self._engine = CoxEngine(t, e, design.X, strata_codes, self.ties)
+        if self.ties == "exact":
+            self._engine = ExactCoxEngine(t, e, design.X, strata_codes)
+        else:
+            self._engine = CoxEngine(t, e, design.X, strata_codes, self.ties)
         firth = self.penalty == "firth"
         self.method_ = "firth" if firth else "cox"
 
@@ -361,6 +376,9 @@ class CoxModel:
         if self.method_ == "firth":
             raise ValueError("zph: cox.zph is defined for the ordinary partial likelihood, not a Firth fit")
         eng = self._engine
+        if self.ties == "exact":
+            # R's cox.zph treats every method but Efron in Breslow form (its efron flag is false)
+            eng = CoxEngine(self._time, self._event, self._design.X, self._strata, "breslow")
         p = eng.p
         beta = self._res.beta
         # KM of all rows (strata ignored, as cox.zph); left-continuous value at each death time
@@ -412,7 +430,7 @@ class CoxModel:
 
 
 def fit_cox(df, time, event, covariates, ties="efron", firth="auto", **kw) -> CoxModel:
-    """Fit a Cox model; with ``firth="auto"`` refit with Firth's penalty when the
+    """Fit a Cox model; with ``firth="auto"`` (ties other than "exact") refit with Firth's penalty when the
     ordinary partial likelihood is monotone (a coefficient diverges while the
     loglik still rises: separation), and warn. ``firth=True`` always uses
     Firth, ``firth=False`` never. ``method_`` on the result says which fit it is.
@@ -422,6 +440,8 @@ def fit_cox(df, time, event, covariates, ties="efron", firth="auto", **kw) -> Co
     conf_level = kw.pop("conf_level", 0.95)
     if firth not in ("auto", True, False):
         raise ValueError(f"firth: expected 'auto', True or False, got {firth!r}")
+    if ties == "exact" and firth == "auto":
+        firth = False  # no Firth penalty on the exact likelihood: a monotone fit only warns
     if firth is True:
         return CoxModel(ties, conf_level, penalty="firth").fit(df, time, event, covariates, **kw)
     if firth == "auto":

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, sorted_levels
+from analysis.stats.timefix import aeq_times
 
 __all__ = ["LogRankResult", "logrank_test", "pairwise_logrank", "survdiff"]
 
@@ -39,7 +40,8 @@ class LogRankResult:
 
 
 def _prepare(time, event, group):
-    t = as_time(time)
+    # R's survdiff(timefix = TRUE): times equal to within aeqSurv's tolerance are one time
+    t = aeq_times(as_time(time))
     e = as_event(event)
     g = as_groups(group)
     if not (len(t) == len(e) == len(g)):
@@ -97,7 +99,9 @@ def survdiff(time, event, codes, k: int, rho: float = 0) -> tuple[float, int, np
 
 def logrank_test(time, event, group, rho: float = 0) -> LogRankResult:
     """G-rho test (rho = 0 log-rank, rho = 1 Peto-Peto) of equal survival across groups,
-    matching R's ``survdiff(Surv(time, event) ~ group, rho = rho)``.
+    matching R's ``survdiff(Surv(time, event) ~ group, rho = rho)``. Times equal to within
+    R's ``aeqSurv`` tolerance are merged first, as survdiff does
+    (:func:`~analysis.stats.timefix.aeq_times`; the ``survdiff`` kernel takes times as given).
 
     Parameters
     ----------

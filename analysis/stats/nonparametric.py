@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats._checks import as_event, as_groups, as_time, level_label, sorted_levels
+from analysis.stats.timefix import aeq_times
 
 __all__ = ["KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci", "aalen_johansen", "cif_at"]
 
@@ -191,8 +192,13 @@ class KaplanMeier:
         self.conf_type = conf_type
 
     def fit(self, time, event, group=None) -> "KaplanMeier":
-        """Product-limit estimate and Greenwood variance for each group."""
-        t = as_time(time)
+        """Product-limit estimate and Greenwood variance for each group.
+
+        Times equal to within R's ``aeqSurv`` tolerance (about 1.5e-8, absolute or relative to
+        the mean time, over all groups together) are merged first, as ``survfit`` does
+        (:func:`~analysis.stats.timefix.aeq_times`); the numpy kernels take times as given.
+        """
+        t = aeq_times(as_time(time))
         e = as_event(event)
         if len(t) != len(e):
             raise ValueError(f"time has {len(t)} values but event has {len(e)}; expected equal lengths")
@@ -272,7 +278,10 @@ class KaplanMeier:
     def survival_at(self, times, conf_type: str | None = None) -> pd.DataFrame:
         """S(t), its standard error and band at given times, as R's
         ``summary(fit, times, extend = TRUE)``: the step function's value at the
-        last distinct time <= t; n_risk counts rows with time >= t.
+        last distinct time <= t; n_risk counts rows with time >= t. At a time
+        before the group's first time (event or censoring) S = 1, std_err = 0
+        and lower = upper = 1 for every band, as R; at or after it a stretch
+        where S = 1 has log-log bounds NaN (R's NA) and log/plain bounds 1.
         Columns: group, time, n_risk, surv, std_err, lower, upper."""
         self._check_fitted()
         conf_type = conf_type or self.conf_type
@@ -290,6 +299,10 @@ class KaplanMeier:
             with np.errstate(invalid="ignore"):
                 std_err = surv * se_log
             lower, upper = _band(surv, se_log, self.conf_level, conf_type)
+            # before the group's first time (event or censoring) R's summary.survfit reads the
+            # curve's start row, whose band survfit sets to 1 for every conf.type; from the first
+            # time on, a stretch with S = 1 keeps log-log's NA (log(-log 1) is undefined)
+            lower[before], upper[before] = 1.0, 1.0
             n_risk = len(t_g) - np.searchsorted(np.sort(t_g), times, side="left")
             out.append(
                 pd.DataFrame(

@@ -1,0 +1,90 @@
+"""Figures where the project once differed from R 4.2.2 / survival 3.5-3 (issue "Statistics past R parity").
+
+R side: ``tests/reference/deviations_R.json`` (the analyses of ``deviations_spec.json`` on
+``deviations.csv``) and ``fisher_R.json`` (``fisher.test(workspace = 2e8)``), both written by
+``tests/reference/deviations.R``:
+
+- the pointwise band at times before a group's first time: lower = upper = 1 for every conf.type;
+- ``coxph(ties = "exact")`` on lung in 30-day months (up to 16 tied deaths at a time);
+- times that differ by relative 1e-10 (``aeqSurv`` merges them) in KM, log-rank and Cox;
+- exact r x c Fisher tests too large for enumeration (network algorithm).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.stats import CoxModel, KaplanMeier, aeq_times, run_spec
+
+from conftest import REFERENCE  # noqa: E402
+from test_crosscheck import compare, tolerance  # noqa: E402  (the same walker and tolerances)
+
+
+def _load(name):
+    return json.loads((REFERENCE / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def deviations():
+    data = pd.read_csv(REFERENCE / "deviations.csv")
+    return data, run_spec(data, _load("deviations_spec.json")), _load("deviations_R.json")
+
+
+@pytest.mark.parametrize("analysis", [
+    "bands_km", "lung30_exact", "lung30_exact_factor", "lung30_exact_strata", "noisy_km", "noisy_km_all",
+    "noisy_logrank", "noisy_cox_efron", "noisy_cox_breslow", "noisy_cox_exact",
+])
+def test_every_r_figure_matches(deviations, analysis):
+    _, ours, r = deviations
+    expected, got = r[analysis], ours[analysis]
+    assert "error" not in got, got.get("error")
+    problems = [m for key, value in expected.items() if key not in ("zph_legacy",)
+                for m in compare(got.get(key), value, tolerance(expected["type"], (key,)), (key,))]
+    assert not problems, "\n".join(problems)
+
+
+def test_band_before_first_time_is_one_and_s1_stretch_keeps_loglog_na(deviations):
+    data, _, _ = deviations
+    d = data[data["set"] == "bands"]
+    km = KaplanMeier(conf_type="log-log").fit(d["time"], d["event"], d["group"])
+    s = km.survival_at([0.5, 1.0, 4.5]).set_index(["group", "time"])
+    # group b's first time is 5: everything before is S = 1 with band [1, 1]
+    assert s.loc[("b", 4.5), ["lower", "upper"]].tolist() == [1.0, 1.0]
+    assert s.loc[("a", 0.5), ["lower", "upper"]].tolist() == [1.0, 1.0]
+    # group a starts with a censoring at 1: S = 1 from its first time on, log-log undefined (R: NA)
+    assert np.isnan(s.loc[("a", 1.0), "lower"]) and np.isnan(s.loc[("a", 1.0), "upper"])
+
+
+def test_aeq_times_is_r_aeqsurv():
+    t = np.array([1.0, 1.0 + 1e-10, 1.0 + 2e-10, 2.0, 2.0 * (1 + 1e-6), 3.0])
+    assert aeq_times(t).tolist() == [1.0, 1.0, 1.0, 2.0, 2.0 * (1 + 1e-6), 3.0]
+    assert aeq_times(t, tolerance=0)[1] == t[1]
+    start, stop = aeq_times(np.array([0.0, 1.0]), np.array([1.0 + 1e-12, 2.0]))
+    assert start.tolist() == [0.0, 1.0] and stop.tolist() == [1.0, 2.0]
+
+
+def test_noise_matters_without_the_merging(deviations, monkeypatch):
+    """Without aeqSurv's merging the noisy ties give other figures: the data do test the merging."""
+    data, ours, _ = deviations
+    d = data[data["set"] == "noisy"]
+    monkeypatch.setattr("analysis.stats.cox.aeq_times", lambda t: t)
+    unmerged = CoxModel().fit(d, "time", "event", ["age", "sex"], profile_ci=False, term_tests=False)
+    assert abs(unmerged.loglik_ - ours["noisy_cox_efron"]["loglik"]) > 1e-3
+
+
+def test_exact_ties_without_ties_is_breslow():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"t": rng.permutation(40) + 1.0, "e": rng.integers(0, 2, 40), "x": rng.normal(size=40)})
+    ex = CoxModel(ties="exact").fit(df, "t", "e", ["x"], profile_ci=False, term_tests=False)
+    br = CoxModel(ties="breslow").fit(df, "t", "e", ["x"], profile_ci=False, term_tests=False)
+    assert ex.loglik_ == pytest.approx(br.loglik_, rel=1e-12)
+    assert ex.coefficients_["se"].iloc[0] == pytest.approx(br.coefficients_["se"].iloc[0], rel=1e-9)
+
+
+def test_exact_ties_refuses_firth():
+    with pytest.raises(ValueError, match="exact"):
+        CoxModel(ties="exact", penalty="firth")
