@@ -328,7 +328,7 @@ def test_duplicate_column_name(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     report = validate_cohort(path, today=TODAY)
     _, text = only_problem(report, "duplicate_column")
-    assert "dup.csv: column 'histology': the column name appears twice in the header (columns 18 and 27)" in text
+    assert "dup.csv: column 'histology': the column name appears twice in the header (columns 18 and 28)" in text
 
 
 def test_duplicate_ids(tmp_path):

@@ -57,7 +57,7 @@ def large_valid_cohort(n: int, seed: int = SEED) -> pd.DataFrame:
     for name in ["lung_mets_at_abc", "liver_mets_at_abc", "soft_tissue_mets_at_abc", "bone_mets_at_abc"]:
         frame[name] = rng.integers(0, 2, n).astype(str)
     for name in ["cns_symptoms", "bone_mets_at_cns", "skull_mets_at_cns", "soft_tissue_mets_at_cns",
-                 "intrathecal_therapy"]:
+                 "intrathecal_therapy", "prior_srs"]:
         frame[name] = cns_only(rng.integers(0, 2, n).astype(str))
     return frame[names]
 

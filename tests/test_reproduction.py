@@ -52,3 +52,26 @@ def test_baseline_table_names_each_test_by_a_footnote_letter(cohort):
     assert marks == set(explained)  # every letter used is explained, and no other
     skull = table.loc["Skull involvement", "p"].iloc[0]
     assert "chi-squared" in explained[skull[-1]]  # as the paper, whatever the expected counts
+
+
+def test_prior_srs_in_bl_is_computed_and_every_published_figure_is_judged(cohort):
+    from analysis.paper import published_value, scorecard, totals
+
+    section = reproduction.treatments_figures(cohort)
+    stated = published_value("treatments.prior_srs_in_BL")
+    assert section.figures["treatments.prior_srs_in_BL"] == stated
+    bl = cohort.data[cohort.data["group"] == "BL"]
+    assert section.figures["treatments.prior_srs.BL.of"] == len(bl)
+    assert section.tables["prior_srs"].to_numpy().sum() == int(cohort.data["cns"].sum())
+    assert totals(scorecard(reproduction.all_figures(cohort)))["not computable"] == 0
+
+
+def test_a_cohort_without_the_prior_srs_column_gets_a_note_not_a_figure(tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(BUNDLED, dtype=str, keep_default_na=False).drop(columns=["prior_srs"])
+    path = tmp_path / "no_srs.csv"
+    frame.to_csv(path, index=False)
+    section = reproduction.treatments_figures(load_cohort(path))
+    assert "treatments.prior_srs_in_BL" not in section.figures and "prior_srs" not in section.tables
+    assert any("'prior_srs'" in note and "no_srs.csv does not have" in note for note in section.notes)

@@ -25,6 +25,7 @@ AGREED_COLUMNS = [
     "ecog_at_cns", "cns_symptoms", "bone_mets_at_cns", "skull_mets_at_cns", "soft_tissue_mets_at_cns",
     "histology", "csf_cytology", "initial_cns_treatment", "csi_completed", "systemic_before_rt",
     "intrathecal_therapy", "subsequent_systemic", "subsequent_systemic_start_date", "cause_of_death",
+    "prior_srs",
 ]
 
 

@@ -60,6 +60,12 @@ TOLERANCES = {
 PAPER_ISSUE_IDS = {
     "outcomes.os_from_cns.L.ci_as_printed": "outcomes.os_from_cns.L.ci",
 }
+# Median CIs whose printed upper limit R's log band cannot give (it is NA with 13 uncensored times:
+# paper-interpretation.yaml, bl_upper_confidence_limits). Where the computed upper limit is NA and
+# the lower limit is met, the figure is the paper's issue, as the calibration report records it.
+NA_UPPER_LIMIT_IDS = {
+    "backgrounds.time_abc_to_cns_by_group.BL.ci", "outcomes.os_from_cns.BL.ci", "outcomes.os_from_abc.BL.ci",
+}
 FOLLOWUP_PLAIN_MEDIAN = "cohort.followup_from_abc.median"
 # Shares the paper rounded so that the three groups add up to 100% (13/102 is 12.7%, printed 12.8%).
 ROUNDED_TO_TOTAL = {"cohort.groups.BL.pct"}
@@ -191,6 +197,9 @@ def scorecard(computed: dict[str, Any], published: dict | None = None) -> pd.Dat
                 status = "paper issue"  # a plain median of an odd count of whole days cannot end in .5
             if dotted in ROUNDED_TO_TOTAL and status == "differs" and abs(diff) <= 0.1 + 1e-9:
                 status = "paper issue"
+            if dotted in NA_UPPER_LIMIT_IDS and status == NOT_COMPUTABLE and isinstance(value, (list, tuple)):
+                lower, _ = judge_limit(kind, paper[0], value[0])
+                status = explained(status, "bl_upper_confidence_limits" if lower in MET else None)
             rows.append(dict(id=dotted, paper=paper, computed=value, difference=diff, status=status,
                              kind=kind))
     # object dtype: a count stays an int, a CI stays a list

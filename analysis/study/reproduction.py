@@ -347,6 +347,19 @@ def treatments_figures(cohort) -> Section:
                    members["subsequent_systemic"] == 1, len(members))
     if has(cohort, "intrathecal_therapy"):
         section.figures["treatments.intrathecal_therapy.n"] = int((cns["intrathecal_therapy"] == 1).sum())
+    if has(cohort, "prior_srs"):
+        for g in CNS_GROUPS:
+            members = by_group[g]
+            _count(section, f"treatments.prior_srs.{g}", members["prior_srs"] == 1, len(members))
+        # the paper's statement names BL: its count under the paper's own id
+        section.figures["treatments.prior_srs_in_BL"] = int((by_group["BL"]["prior_srs"] == 1).sum())
+        known = cns["prior_srs"].map({1: "yes", 0: "no"}).fillna("unknown")
+        section.tables["prior_srs"] = pd.crosstab(known.rename("SRS before the CNS diagnosis"), _group_labels(cns))
+    # a missing optional column is said, not left to a table that silently is not there
+    for analysis in ("initial_treatment", "craniospinal_irradiation", "systemic_before_rt", "intrathecal_therapy",
+                     "prior_srs", "subsequent_systemic"):
+        if not has(cohort, analysis):
+            section.notes.append(cohort.switched_off_note(analysis))
     return section
 
 

@@ -51,8 +51,28 @@ RATES = {
     "age65": 0.12,       # the paper's age HR and its p-value imply few (about a dozen) older patients
     "subsequent_systemic_B": 0.45,
     "systemic_delay_days": (21, 90),     # start of subsequent systemic therapy after CNS diagnosis
+    # SRS to the brain before the CNS diagnosis: B's CNS diagnosis is its first brain metastasis, so
+    # none; a few L patients with an earlier, treated brain metastasis; BL's count is the paper's
+    "prior_srs": {"B": 0.0, "L": 0.10},
 }
 MIN_T2_FOR_SYSTEMIC = 45   # a patient who starts systemic therapy lives at least this long after CNS diagnosis
+
+
+def prior_srs(group_label: np.ndarray, tg: Targets, seed: int) -> np.ndarray:
+    """SRS before the CNS diagnosis, 1 or 0 per patient (read for CNS patients only).
+
+    BL gets the paper's count (it states that no BL patient had it), the other groups
+    ``RATES["prior_srs"]``. Drawn from a generator of its own, seeded from the cohort's seed, so
+    that this column, added later, left every other column of the seeded cohort as it was.
+    """
+    rng = np.random.default_rng([seed, 5125])
+    rates = np.array([RATES["prior_srs"].get(g, 0.0) for g in group_label])
+    drawn = (rng.random(len(group_label)) < rates).astype(int)
+    bl = np.flatnonzero(np.asarray(group_label) == "BL")
+    drawn[bl] = 0
+    stated = int(lookup(tg.pub, "treatments.prior_srs_in_BL"))
+    drawn[rng.choice(bl, size=min(stated, len(bl)), replace=False)] = 1
+    return drawn
 
 
 def completed_years(born: np.ndarray, on: np.ndarray) -> np.ndarray:

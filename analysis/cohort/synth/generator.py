@@ -39,6 +39,7 @@ import pandas as pd
 
 from analysis.cohort.synth.clinical import (
     MIN_T2_FOR_SYSTEMIC, RATES, birth_dates, clinical_columns, completed_years, draw_category, histology,
+    prior_srs,
 )
 from analysis.cohort.synth.covariates import abc_covariates, cns_covariates
 from analysis.cohort.synth.targets import (
@@ -56,7 +57,7 @@ COLUMNS = [
     "bone_mets_at_abc", "ecog_at_cns", "cns_symptoms", "bone_mets_at_cns", "skull_mets_at_cns",
     "soft_tissue_mets_at_cns", "histology", "csf_cytology", "initial_cns_treatment", "csi_completed",
     "systemic_before_rt", "intrathecal_therapy", "subsequent_systemic", "subsequent_systemic_start_date",
-    "cause_of_death",
+    "cause_of_death", "prior_srs",
 ]
 
 
@@ -156,6 +157,7 @@ def generate_calibrated(seed: int = DEFAULT_SEED, published: Path = PUBLISHED_PA
         "subsequent_systemic": cns_only(_int_text(clin["subsequent_systemic"])),
         "subsequent_systemic_start_date": cns_only(_iso(start_sys, delay >= 0)),
         "cause_of_death": cause.astype(object),
+        "prior_srs": cns_only(_int_text(prior_srs(label[:n_cns], tg, seed))),
     }
     return _format_frame(cols, n, rng)
 
@@ -270,6 +272,7 @@ def generate_uncalibrated(n_patients: int, seed: int = DEFAULT_SEED, published: 
         "subsequent_systemic": cns_only(_int_text(systemic.astype(int))),
         "subsequent_systemic_start_date": _iso(cns + delay.astype("timedelta64[D]"), systemic),
         "cause_of_death": cause,
+        "prior_srs": cns_only(_int_text(prior_srs(np.where(is_cns, grp, "none"), tg, seed))),
     }
     return _format_frame(cols, n, rng)
 
