@@ -13,13 +13,15 @@ from analysis.pages.chapter import (
     ChapterPage, cox_frame, firth_frame, glue_figure, glue_paper, html_table, logrank_frame, note_figure,
     paper_hazard_ratios, zph_frame,
 )
-from analysis.pages.competing_risks import cause_specific_table, cif_table
+from analysis.pages.competing_risks import cause_specific_table, cif_table, fine_gray_table
 from analysis.pages.critique import paper_issues_table
 from analysis.pages.format import (
     days_text, figure_text, id_text, label_number, p_cell, p_prose, percent_text, word_list,
 )
 from analysis.pages.immortal_time import immortal_time_table
 from analysis.pages.landing import landing_figures
+from analysis.pages.labels import column_label, group_label, level_label, words
+from analysis.pages.labels import figure_label as figure_words
 from analysis.pages.methods import interpretation_table, methods_table
 from analysis.pages.plots import (
     FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, cif_plot, flow_diagram, forest_plot, immortal_time_diagram,
@@ -30,10 +32,12 @@ from analysis.pages.primer import (
     exponential_survival, follow_up_plot, km_by_hand, km_figures, log_minus_log_plot, logrank_by_hand,
     logrank_figures, median_ci_by_band, naive_survival, ph_figures, toy_cox, toy_table,
 )
+from analysis.pages.provenance import provenance
 from analysis.pages.rerun import broken_example
 from analysis.pages.scorecard import scorecard_tables
 from analysis.pages.sensitivity import CONVENTION_LABELS, VARIANT_LABELS, figure_label, moved_table, summary_table
 from analysis.pages.table_one import table_one
+from analysis.pages.treatments import initial_treatment_table
 
 __all__ = [
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
@@ -43,8 +47,9 @@ __all__ = [
     "immortal_time_forest", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
     "baseline_table", "table_one", "landing_figures", "methods_table", "interpretation_table", "broken_example",
     "scorecard_tables", "calibration_tables", "paper_issues_table",
-    "cif_table", "cause_specific_table", "immortal_time_table",
+    "cif_table", "cause_specific_table", "fine_gray_table", "immortal_time_table",
     "moved_table", "summary_table", "figure_label", "CONVENTION_LABELS", "VARIANT_LABELS",
+    "initial_treatment_table", "words", "column_label", "group_label", "level_label", "provenance", "figure_words",
     "toy_table", "km_by_hand", "bands_by_hand", "naive_survival", "logrank_by_hand", "exponential_survival",
     "crossing_hazards_sample", "bands_plot", "log_minus_log_plot", "follow_up_plot", "median_ci_by_band",
     "toy_cox", "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",

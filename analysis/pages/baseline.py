@@ -18,18 +18,44 @@ BASELINE_VARIABLES = {
     "histology": ("Histology", "lobular_histology", None),
     "csf_cytology": ("CSF cytology", "csf_cytology", None),
 }
-FLAG_LEVELS = {0: "no", 1: "yes"}
+FLAG_LEVELS = {0: "No", 1: "Yes"}
+# Levels in the order clinicians read them (gtsummary prints a factor's levels in this order);
+# a level not listed keeps its place after these. "Unknown" (missing) always comes last.
+LEVEL_ORDER = ["Yes", "No", "positive", "negative", "not_done", "IDC", "ILC", "other", "unknown", "missing"]
+LEVEL_WORDS = {"missing": "Unknown", "not_done": "Not done", "positive": "Positive", "negative": "Negative",
+               "other": "Other", "unknown": "Not known", "IDC": "Invasive ductal (IDC)",
+               "ILC": "Invasive lobular (ILC)", "median (IQR)": "Median (IQR)"}
 TEST_MARKS = ("\u1d43", "\u1d47", "\u1d9c", "\u1d48")  # superscript a, b, c, d
 
 
-def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
+def _clinical_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of each characteristic in LEVEL_ORDER (its p-value stays on its first row)."""
+    blocks = []
+    for _, block in table.groupby("variable", sort=False):
+        p, test = block["p"].iloc[0], block["test"].iloc[0]
+        rank = {lev: i for i, lev in enumerate(LEVEL_ORDER)}
+        block = block.iloc[sorted(range(len(block)), key=lambda i: (rank.get(block["level"].iloc[i], len(rank) - 1)
+                                                                      if block["level"].iloc[i] != "missing" else 99, i))]
+        block = block.assign(p=[p] + [float("nan")] * (len(block) - 1), test=[test] + [""] * (len(block) - 1))
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _group_header(key: str, n: int, min_cell: int) -> str:
+    shown = f"<{min_cell}" if min_cell and 0 < n < min_cell else str(n)
+    return f"{'Overall' if key == 'Overall' else f'Group {key}'} (N\u00a0=\u00a0{shown})"
+
+
+def baseline_table(cohort, min_cell: int = 0) -> tuple[pd.DataFrame, list[str]]:
     """Characteristics at CNS diagnosis by group, with p-values and the tests named.
 
     Categorical rows give n (% of the group's non-missing values) and use Fisher's exact test
     when an expected count is below 5, else chi-squared without continuity correction (skull
     involvement: chi-squared, as the paper); age gives median (IQR) and the Kruskal-Wallis test.
     Each p-value carries a superscript letter naming its test in the notes. Variables whose column
-    the file lacks are left out, with a note.
+    the file lacks are left out, with a note. Laid out as gtsummary prints a Table 1: the group size
+    in each header (masked below ``min_cell``), an Overall column, levels in clinical order with
+    "Unknown" (missing) last, age in whole years, ranges with en dashes.
     """
     data = cohort.data[cohort.data["cns"] == 1].copy()
     data["group"] = data["group"].astype(str)
@@ -52,8 +78,20 @@ def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
         labels[column] = label
         if test:
             tests[column] = test
-    table = table_one(data, "group", variables, tests=tests, labels=labels, overall=False,
+    table = table_one(data, "group", variables, tests=tests, labels=labels, overall=True, digits=1,
                       categorical=[v for v in variables if v != "age_at_cns"])
+    sizes = table.iloc[0]
+    table = _clinical_order(table.iloc[1:])  # the n row becomes the N of each header
+    # age in whole years: the quartiles are recomputed at 0 decimals by table_one's own rule
+    if "age_at_cns" in variables:
+        ages = table_one(data, "group", ["age_at_cns"], tests={"age_at_cns": "kruskal"}, overall=True,
+                         digits=0, labels=labels)
+        row = ages[ages["level"] == "median (IQR)"].iloc[0]
+        where = table.index[(table["variable"] == labels["age_at_cns"]) & (table["level"] == "median (IQR)")]
+        for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
+            table.loc[where, key] = row[key]
+    for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
+        table[key] = table[key].str.replace("\u2011", "\u2013")  # Q1–Q3 with an en dash
     # The test of each p-value is a superscript letter with a footnote (a column of test names
     # would push the table past the text width).
     letters = {name: TEST_MARKS[i] for i, name in enumerate(dict.fromkeys(t for t in table["test"] if t))}
@@ -64,5 +102,28 @@ def baseline_table(cohort) -> tuple[pd.DataFrame, list[str]]:
                   for p, test in zip(table["p"], table["test"])]
     notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
         note for note in footnotes if not any(note.startswith(f"{name}: ") for name in letters)] + notes
-    table = table.drop(columns="test").rename(columns={"variable": "characteristic", "level": ""})
-    return table.set_index(["characteristic", ""]), notes
+    table["level"] = table["level"].map(lambda v: LEVEL_WORDS.get(v, v))
+    groups = [c for c in table.columns if c not in ("variable", "level", "p", "test")]
+    table = table.drop(columns="test").rename(columns={
+        "variable": "Characteristic", "level": "", "p": "p-value",
+        **{k: _group_header(k, int(sizes[k]), min_cell) for k in groups}})
+    notes = [n.replace("n (% of non-missing in the group)", "n (% of the group's known values)")
+              .replace("median (Q1-Q3)", "median (Q1\u2013Q3)") for n in notes]
+    return _one_column(table, groups=[c for c in table.columns if c not in ("Characteristic", "", "p-value")]), notes
+
+
+def _one_column(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """gtsummary's shape: a variable on its own row (with its p-value), its levels indented below;
+    a one-row variable (age) names its statistic on the same row. One label column, not two."""
+    rows, index = [], []
+    for name, block in table.groupby("Characteristic", sort=False):
+        if len(block) == 1:
+            index.append(f"{name}, {block[''].iloc[0].replace('Median', 'median')}")
+            rows.append(block.iloc[0][groups + ["p-value"]].to_dict())
+            continue
+        index.append(name)
+        rows.append({**{g: "" for g in groups}, "p-value": block["p-value"].iloc[0]})
+        for _, row in block.iterrows():
+            index.append("\u00a0" * 4 + str(row[""]))  # no-break spaces (not collapsed) indent the level
+            rows.append({**row[groups].to_dict(), "p-value": ""})
+    return pd.DataFrame(rows, index=pd.Index(index, name="Characteristic"))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pandas as pd
 
 from analysis.paths import BUNDLED_COHORT
 from analysis.study import calibration_report, calibration_summary
 from analysis.pages.chapter import html_table
 from analysis.pages.format import figure_text, significant
+from analysis.pages.labels import figure_label
 
 
 def _decimals(printed: str) -> int:
@@ -18,16 +22,28 @@ def _achieved(value, paper: str, rule: str) -> str:
     """The computed value at the decimals the paper printed (a p checked against a bound: 3 significant
     digits; CSI survival days as the list)."""
     if isinstance(value, list):
-        return str(value)
+        return ", ".join(figure_text(v, _decimals(paper)) for v in value)
     if rule.startswith("bound holds"):
         return significant(value)
     return figure_text(value, _decimals(paper))
 
 
+def _note(text: str) -> str:
+    """A note in words: an interpretation-file key ('paper-interpretation.yaml, os_from_cns_L_ci')
+    becomes the reading it names."""
+    return re.sub(r"(?:see )?paper-interpretation\.yaml,? ?([a-z0-9_]+)?",
+                  lambda m: "the book's reading" + (f" \u201c{m.group(1).replace('_', ' ')}\u201d" if m.group(1) else ""),
+                  str(text))
+
+
 def calibration_frame(report):
-    """The report with its computed values as printed."""
-    return report.assign(achieved=[_achieved(v, p, r) for v, p, r in
-                                   zip(report["achieved"], report["paper"], report["rule"])])
+    """The report in words: the figure named (not its id), its computed value as printed."""
+    return pd.DataFrame({
+        "Figure": [figure_label(i) for i in report["id"]],
+        "Paper": [str(p).replace("[", "").replace("]", "") for p in report["paper"]],
+        "Synthetic cohort": [_achieved(v, p, r) for v, p, r in zip(report["achieved"], report["paper"], report["rule"])],
+        "Rule": report["rule"], "Status": report["status"], "Note": [_note(n) for n in report["note"]],
+    })
 
 
 def calibration_tables(cohort):
@@ -46,6 +62,6 @@ def calibration_tables(cohort):
     report = calibration_report(cohort)
     return (html_table(calibration_summary(report), "Calibration targets by status", index=False),
             html_table(calibration_frame(report), "Every calibration target: the paper's figure, the cohort's, the rule and the status",
-                       index=False, notes=["Confidence limits are checked one by one (.ci.lower, .ci.upper). "
+                       index=False, notes=["Confidence limits are checked one by one (lower and upper limit). "
                                            "A note that begins \u201cassumption\u201d marks a target set by the "
                                            "book's reading of a misprint."]))

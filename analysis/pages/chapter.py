@@ -17,18 +17,43 @@ from typing import Any, Iterable
 import pandas as pd
 
 from analysis.results import Results
-from analysis.paper import scorecard
 from analysis.pages.format import figure_text, id_text, p_cell, p_prose, reported_digits
+from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
+from analysis.pages.labels import words
 from analysis.pages.small_cells import mask_cell, mask_count, mask_figures
+
+def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """Headers, index entries and text cells through the label registry (no snake_case reaches a reader)."""
+    frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
+    frame = frame.rename(index=lambda c: words(c) if isinstance(c, str) else c)
+    frame.index = frame.index.set_names([words(n) if isinstance(n, str) else n for n in frame.index.names])
+    frame.columns = frame.columns.set_names([words(n) if isinstance(n, str) else n for n in frame.columns.names])
+    return frame.map(lambda v: words(v) if isinstance(v, str) else v)
+
+
+def _whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A float column that holds only whole numbers (counts after a reindex) prints without '.0'."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_float_dtype(values) and values.notna().any() and \
+                (values.dropna() == values.dropna().round()).all():
+            out[column] = values.map(lambda v: v if pd.isna(v) else int(v)).astype(object)
+    return out
+
 
 def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
                min_cell: int = 0):
     """A summary table as an HTML table with a caption (and footnotes), for display in a chapter.
 
-    With ``min_cell``, integer cells from 1 to min_cell - 1 are shown as '<min_cell'.
+    Every header, index entry and text cell is put in words (:func:`analysis.pages.labels.words`);
+    whole-number float columns print as counts. The table sits in a box that scrolls sideways on a
+    narrow screen, with a hint shown when it does. With ``min_cell``, integer cells from 1 to
+    min_cell - 1 are shown as '<min_cell'.
     """
     from IPython.display import HTML
 
+    frame = _in_words(_whole_counts(frame))
     if min_cell:
         frame = frame.map(lambda v: mask_cell(v, min_cell))
         notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
@@ -41,34 +66,13 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
         for name in names:
             head = head.replace("<th></th>", f"<th>{html.escape(str(name or ''))}</th>", 1)
         body = head + "</tr>" + rest
-    foot = "".join(f"<p class='table-note'>{html.escape(n)}</p>" for n in notes)
+    # a table of sentences (data dictionary, calibration notes) may wrap anywhere rather than overflow
+    wide = len(frame.columns) > 5 or frame.map(lambda v: isinstance(v, str) and len(v) > 60).to_numpy().any()
+    body = body.replace(' class="dataframe table book-table"',
+                        ' class="table book-table wrap"' if wide else ' class="table book-table"')
+    foot = "".join(f"<p class='table-note'>{note_html(n)}</p>" for n in notes)
     return HTML(f"<figure class='book-table'><figcaption>{html.escape(caption)}</figcaption>"
-                f"{body}{foot}</figure>")
-
-
-def comparison_frame(figures: dict[str, Any], prefix: str, labels: dict[str, str] | None = None,
-                     min_cell: int = 0) -> pd.DataFrame:
-    """The paper's figures under ``prefix`` beside the computed ones, with difference and status.
-
-    Statuses are judged on the computed values; with ``min_cell`` the values shown are masked.
-    """
-    card = scorecard(figures)
-    card = card[card["id"].str.startswith(prefix)]
-    shown = mask_figures(figures, min_cell)
-    labels = labels or {}
-    rows = []
-    for row in card.itertuples():
-        rows.append({
-            "figure": labels.get(row.id, row.id[len(prefix):].lstrip(".")),
-            "paper": id_text(row.id, row.paper),
-            "computed": id_text(row.id, shown.get(row.id, row.computed)),
-            "difference": "" if row.difference is None or shown.get(row.id) != figures.get(row.id)
-            else figure_text(row.difference, reported_digits(row.id)),
-            "status": row.status,
-        })
-    return pd.DataFrame(rows, columns=["figure", "paper", "computed", "difference", "status"])
-
-
+                f"{SCROLL_HINT}<div class='table-scroll'>{body}</div>{foot}</figure>")
 
 
 def logrank_frame(test) -> pd.DataFrame:
@@ -244,8 +248,10 @@ class ChapterPage:
     def comparison(self, figures: dict[str, Any], prefix: str, caption: str,
                    labels: dict[str, str] | None = None, notes: Iterable[str] = ()):
         """The paper-versus-computed table of one block of figures."""
-        frame = comparison_frame(figures, prefix, labels, self.min_cell)
-        return html_table(frame, caption, index=False, notes=notes)
+        from IPython.display import HTML
+
+        rows = comparison_rows(figures, prefix, labels, self.min_cell)
+        return HTML(comparison_html(rows, caption, notes))
 
     def notes(self, section):
         """The section's notes (empty groups, models not fitted...) as a visible admonition."""

@@ -10,7 +10,7 @@ function            for                                          gives
 ==================  ===========================================  ==================================
 ``figure_text``     a figure in a table or the prose             ``295.0``, ``1.234``, ``12.5–30.1``
 ``figure_text``     ``trim=True``: the primer, "Beyond" pages    ``7.5`` (not ``7.500``), ``0.730``
-``id_text``         a recorded figure, by its id                 ``figure_text`` or ``p_cell``
+``id_text``         a recorded figure, by its id                 ``figure_text``, ``p_cell``; ``1260`` days
 ``p_cell``          a p-value in a table cell                    ``0.0123``, ``<0.0001``
 ``p_prose``         a p-value after "p" in a sentence            ``= 0.0123``, ``< 0.0001``
 ``significant``     a p-value checked against a printed bound    ``9.9e-05``, ``0.000438``
@@ -88,10 +88,32 @@ def p_prose(p: Any) -> str:
     return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
 
 
+# Id segments that hold times in whole days (medians, ranges, their CIs, listed survival times)
+DAY_SEGMENTS = {"median", "min", "max", "ci", "ci_as_printed", "reverse_km_median", "survival_days"}
+
+
+def _is_days(dotted: str) -> bool:
+    parts = dotted.split(".")
+    return reported_digits(dotted) == 1 and bool(DAY_SEGMENTS & set(parts[-2:]))
+
+
+def _whole_days(value: Any) -> Any:
+    """Whole days as whole numbers (1260, not 1260.0); a half day keeps its decimal (616.5)."""
+    if isinstance(value, (list, tuple)):
+        return [_whole_days(v) for v in value]
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def id_text(dotted: str, value: Any) -> str:
-    """A recorded figure as the book prints it: p-values as :func:`p_cell`, the rest at the
-    precision of its id (:func:`analysis.study.reported_digits`)."""
-    return p_cell(value) if dotted.endswith(".p") else figure_text(value, reported_digits(dotted))
+    """A recorded figure as the book prints it: p-values as :func:`p_cell`, times in days as whole
+    days when whole, the rest at the precision of its id (:func:`analysis.study.reported_digits`)."""
+    if dotted.endswith(".p"):
+        return p_cell(value)
+    if _is_days(dotted):
+        value = _whole_days(value)
+    return figure_text(value, reported_digits(dotted))
 
 
 def significant(value: Any, digits: int = 3) -> str:
