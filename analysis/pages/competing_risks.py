@@ -1,4 +1,4 @@
-"""The competing-risks chapter's tables: cumulative incidence read at fixed days, cause-specific Cox models."""
+"""The competing-risks chapter's tables: cumulative incidence read at fixed days, cause-specific Cox and Fine-Gray models."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ def cause_specific_table(models: pd.DataFrame) -> pd.DataFrame:
                             for r in table.itertuples()]
     table[CAUSE_SPECIFIC_P] = table[CAUSE_SPECIFIC_P].map(p_cell)
     return table.set_index(["cause", "group vs B"])[["HR (95% CI)", CAUSE_SPECIFIC_P]]
+
+
+def fine_gray_table(models: pd.DataFrame) -> pd.DataFrame:
+    """The section's ``fine_gray`` table: subdistribution HR (95% CI) and its p, by cause and group."""
+    table = models.copy()
+    table["subdistribution HR (95% CI)"] = [
+        f"{figure_text(r.HR, 3, trim=True)} ({figure_text([r.lower, r.upper], 3, trim=True)})"
+        for r in table.itertuples()]
+    table["p"] = table["p (Wald, robust s.e.)"].map(p_cell)
+    return table.set_index(["cause", "group vs B"])[["subdistribution HR (95% CI)", "p"]]

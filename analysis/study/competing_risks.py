@@ -22,8 +22,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
-from analysis.stats import CoxModel, aalen_johansen, as_groups, as_time, chi_squared, cif_at
+from analysis.stats import (
+    CoxModel, CumulativeIncidence, FineGray, aalen_johansen, as_groups, as_time, chi_squared, cif_at,
+)
 from analysis.cohort import CNS_GROUPS
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "cif_at",
     "cause_specific_cox",
     "chi_squared_among_deaths",
+    "fine_gray",
 ]
 
 # Cause code -> label. 0 is censored (alive at last contact).
@@ -81,6 +85,15 @@ def chi_squared_among_deaths(cause, group):
     return table, chi_squared(table)
 
 
+def fine_gray(time, cause, group, of_cause: int, ref: str = "B") -> FineGray:
+    """Fine-Gray model of the subdistribution hazard of ``of_cause`` by group (as ``cmprsk::crr``),
+    group ``ref`` the reference; terms named ``group<level>`` as in the Cox models."""
+    labels = as_groups(group)
+    levels = [g for g in sorted(set(labels)) if g != ref]
+    x = np.column_stack([(labels == g).astype(float) for g in levels])
+    return FineGray().fit(as_time(time), cause, x, [f"group{g}" for g in levels], of_cause=of_cause)
+
+
 # --------------------------------------------------------------------------- what the chapter shows
 GROUPS = CNS_GROUPS  # read from the schema (cns_group), not written down again
 CIF_DAYS = (180, 365)
@@ -93,7 +106,10 @@ def competing_risks_section(cohort):
     (cumulative incidence, in %); ``competing_risks.cs.<cause>.<BL|L>.{hr,ci}`` (cause-specific
     Cox, group B the reference, profile CI) and ``competing_risks.cs.<cause>.group.p`` (LR test of the group,
     2 df); ``competing_risks.chisq.p`` (the paper's test). Cause keys: ``cns``, ``other``.
-    Tables: ``cif`` (Aalen-Johansen steps), ``cif_at``, ``cause_specific``, ``deaths``.
+    ``competing_risks.gray.<cause>.p`` (Gray's test, 2 df); ``competing_risks.fg.<cause>.<BL|L>.{hr,ci}``
+    (Fine-Gray subdistribution HR, robust Wald CI).
+    Tables: ``cif`` (Aalen-Johansen steps with survfit's jackknife s.e. and log band), ``cif_at``,
+    ``cause_specific``, ``fine_gray``, ``deaths``.
     """
     from analysis.study.reproduction import Section, cns_patients_with_deaths, has
 
@@ -107,6 +123,9 @@ def competing_risks_section(cohort):
         for g in GROUPS[1:]:
             section.put(f"competing_risks.cs.{key}.{g}", hr=float("nan"), ci=[float("nan")] * 2)
         section.figures[f"competing_risks.cs.{key}.group.p"] = float("nan")
+        section.figures[f"competing_risks.gray.{key}.p"] = float("nan")
+        for g in GROUPS[1:]:
+            section.put(f"competing_risks.fg.{key}.{g}", hr=float("nan"), ci=[float("nan")] * 2)
     section.figures["competing_risks.chisq.p"] = float("nan")
     if not has(cohort, "cause_of_death"):
         section.notes.append(cohort.switched_off_note("cause_of_death"))
@@ -115,8 +134,13 @@ def competing_risks_section(cohort):
     if cns is None:
         return section
     time, cause, group = cns["os_from_cns"], cause_codes(cns), cns["group"].astype(str)
-    table = aalen_johansen(time, cause, group)
+    fitted = CumulativeIncidence().fit(time, cause, group)
+    table = fitted.table_
     section.tables["cif"] = table
+    if fitted.tests_ is not None:
+        for k, key in keys.items():
+            if k in fitted.tests_.index:
+                section.figures[f"competing_risks.gray.{key}.p"] = float(fitted.tests_.loc[k, "p"])
     read = cif_at(table, CIF_DAYS)
     section.tables["cif_at"] = read
     for row in read.itertuples(index=False):
@@ -148,4 +172,25 @@ def competing_risks_section(cohort):
             rows.append({"cause": CAUSES[k], "group vs B": g, "HR": float(row["hr"]), "lower": ci[0],
                          "upper": ci[1], "p of the group term (likelihood ratio, 2 df)": float(row["p_lr"])})
     section.tables["cause_specific"] = pd.DataFrame(rows)
+    section.tables["fine_gray"] = _fine_gray_rows(section, time, cause, group, keys)
     return section
+
+
+def _fine_gray_rows(section, time, cause, group, keys) -> pd.DataFrame:
+    rows = []
+    for k, key in keys.items():
+        if (cause == k).sum() == 0 or "B" not in set(group):
+            continue
+        try:
+            fit = fine_gray(time, cause, group, k, ref="B")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            section.notes.append(f"Fine-Gray model for {CAUSES[k].lower()} not fitted ({exc})")
+            continue
+        for term, row in fit.coefficients_.iterrows():
+            g = term[len("group"):]
+            half = norm.ppf(0.975) * row["se"]  # 95% Wald interval on the robust s.e., as summary.crr
+            ci = [float(np.exp(row["coef"] - half)), float(np.exp(row["coef"] + half))]
+            section.put(f"competing_risks.fg.{key}.{g}", hr=float(row["hr"]), ci=ci)
+            rows.append({"cause": CAUSES[k], "group vs B": g, "HR": float(row["hr"]), "lower": ci[0],
+                         "upper": ci[1], "p (Wald, robust s.e.)": float(row["p"])})
+    return pd.DataFrame(rows)
