@@ -25,7 +25,7 @@ from analysis.pages.labels import figure_label as figure_words
 from analysis.pages.methods import interpretation_table, methods_table
 from analysis.pages.plots import (
     FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, cif_plot, flow_diagram, forest_plot, immortal_time_diagram,
-    immortal_time_forest, km_plot, risk_times,
+    immortal_time_forest, km_plot, ph_texts, risk_times, survival_figure, zph_plot,
 )
 from analysis.pages.primer import (
     bands_by_hand, bands_plot, censoring_figures, ci_figures, cox_figures, crossing_hazards_sample,
@@ -44,7 +44,7 @@ __all__ = [
     "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
     "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
     "plots", "km_plot", "forest_plot", "flow_diagram", "risk_times", "cif_plot", "immortal_time_diagram",
-    "immortal_time_forest", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
+    "immortal_time_forest", "survival_figure", "zph_plot", "ph_texts", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
     "baseline_table", "table_one", "landing_figures", "methods_table", "interpretation_table", "broken_example",
     "scorecard_tables", "calibration_tables", "paper_issues_table",
     "cif_table", "cause_specific_table", "fine_gray_table", "immortal_time_table",

@@ -17,7 +17,8 @@ from analysis.stats import require_columns
 from analysis.pages.format import p_prose
 from analysis.pages.small_cells import mask_count
 from analysis.pages.plots.style import (
-    CI_ALPHA, DAYS_PER_UNIT, FONT_SIZE, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, MAX_CENSOR_MARKS, MIN_TICK_GAP, SMALL_FONT_SIZE,
+    CI_ALPHA, DAYS_PER_UNIT, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE, MAX_CENSOR_MARKS,
+    MIN_TICK_GAP,
     _group_order, _new_figure, _style, _text_colour,
 )
 
@@ -231,7 +232,7 @@ def km_plot(
     if pvalue is not None:
         # Upper right: falling curves leave it empty (lower left is where a group at 0 runs along).
         ax.text(0.98, 0.97, f"Log-rank p {p_prose(pvalue)}", transform=ax.transAxes, ha="right", va="top",
-                fontsize=FONT_SIZE, gid="km-pvalue")
+                fontsize=KM_FONT_SIZE, gid="km-pvalue")
     # The groups are named in a legend above the plot, never on it: a direct label at the end of a
     # curve that stops early ends up among the other curves, and a leader line to the margin reads
     # as the curve rising. The legend line shows colour and dash, so no group is told by colour alone.
@@ -242,9 +243,9 @@ def km_plot(
     ax.set_xlim(-0.01 * x_max, x_max * 1.01)
     ax.yaxis.set_major_locator(ticker.MultipleLocator(0.2))
     ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.1f"))
-    ax.set_ylabel(ylabel, fontsize=FONT_SIZE)
-    ax.set_xlabel(xlabel, fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=SMALL_FONT_SIZE)
+    ax.set_ylabel(ylabel, fontsize=KM_FONT_SIZE)
+    ax.set_xlabel(xlabel, fontsize=KM_FONT_SIZE)
+    ax.tick_params(labelsize=KM_SMALL_FONT_SIZE)
     ax.grid(axis="y", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -266,11 +267,13 @@ def _legend(ax, groups, names, with_paper: bool, fig_width: float) -> None:
         handles.append(Line2D([], [], linestyle="none", marker="D", markerfacecolor="white",
                               markeredgecolor="black", markersize=6))
         texts.append("Paper's median (95% CI)")
-    # about 0.65 em per bold character plus the line sample and spacing: does one row fit?
-    row_width = sum(0.65 * SMALL_FONT_SIZE * len(t) + 50 for t in texts) / 72
-    ncols = len(texts) if row_width <= 0.92 * fig_width else 2
+    # About 0.65 em per bold character plus the line sample and spacing: one row when all entries
+    # fit, else two columns when the two widest fit side by side, else one column.
+    widths = sorted((0.65 * KM_SMALL_FONT_SIZE * len(t) + 50) / 72 for t in texts)
+    room = 0.92 * fig_width
+    ncols = len(texts) if sum(widths) <= room else 2 if sum(widths[-2:]) <= room else 1
     legend = ax.legend(handles, texts, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncols,
-                       frameon=False, fontsize=SMALL_FONT_SIZE, handlelength=2.6, borderaxespad=0.2,
+                       frameon=False, fontsize=KM_SMALL_FONT_SIZE, handlelength=2.6, borderaxespad=0.2,
                        columnspacing=1.4)
     for text, group in zip(legend.get_texts(), groups):
         text.set_color(_text_colour(_style(groups.index(group))[0]))
@@ -323,24 +326,24 @@ def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_colu
         for _, cell in rows.iterrows():
             counts = [_masked_count(cell[c], min_cell) for c in risk_columns]
             text = counts[0] + "".join(f" ({c})" for c in counts[1:])
-            ax_risk.text(float(cell["time"]) / scale, y, text, ha="center", va="center", fontsize=SMALL_FONT_SIZE,
+            ax_risk.text(float(cell["time"]) / scale, y, text, ha="center", va="center", fontsize=KM_SMALL_FONT_SIZE,
                          color="black", clip_on=False, gid=f"risk-{group}-{float(cell['time']):g}")
     ax_risk.set_ylim(-0.6, len(groups) - 0.4)
     ax_risk.set_yticks(range(len(groups)))
-    ax_risk.set_yticklabels([names[g] for g in reversed(groups)], fontsize=SMALL_FONT_SIZE, fontweight="bold")
+    ax_risk.set_yticklabels([names[g] for g in reversed(groups)], fontsize=KM_SMALL_FONT_SIZE, fontweight="bold")
     for tick_label, group in zip(ax_risk.get_yticklabels(), reversed(groups)):
         tick_label.set_color(_text_colour(_style(groups.index(group))[0]))
     # Cells are centred on their times, so the first (time-0) cell reaches left of
     # the axes: pad the row labels by its half-width (about 0.6 em per character).
     first_time = risk_table["time"].min() / scale
     first_cells = [t.get_text() for t in ax_risk.texts if t.get_position()[0] == first_time]
-    half_width = 0.6 * SMALL_FONT_SIZE * max((len(t) for t in first_cells), default=0) / 2
+    half_width = 0.6 * KM_SMALL_FONT_SIZE * max((len(t) for t in first_cells), default=0) / 2
     ax_risk.tick_params(axis="y", length=0, pad=6 + half_width)
     ax_risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
     for spine in ax_risk.spines.values():
         spine.set_visible(False)
     title = "Number at risk" + (" (cumulative events)" if "n_events" in risk_columns[1:] else "")
-    ax_risk.set_title(title, loc="left", fontsize=SMALL_FONT_SIZE, pad=4)
+    ax_risk.set_title(title, loc="left", fontsize=KM_SMALL_FONT_SIZE, pad=4)
     # sharex hides nothing on the main axes by default in a 2-row grid: keep its tick labels.
     ax.tick_params(axis="x", labelbottom=True)
 

@@ -38,7 +38,10 @@ LINE_STYLES = ("-", "--", ":", "-.", (0, (8, 2, 1, 2, 1, 2)))
 FONT_SIZE = 10  # labels, titles
 SMALL_FONT_SIZE = 9  # ticks, table cells, legends: the smallest size used
 # Survival figures are narrower than the page (6.4 in, not 7.5) so that on a 390 px phone, where the
-# image is shrunk to the column, their 9-10 pt text keeps about 8-9 px; in print they are scaled up.
+# image is shrunk to the column (about 330 px), their 11-12 pt text keeps about 8 px; in print they
+# are scaled up.
+KM_FONT_SIZE = 12  # survival figures: axis labels, p-value
+KM_SMALL_FONT_SIZE = 11  # survival figures: ticks, legend, risk table
 KM_FIGSIZE = (6.4, 5.6)  # inches, with the numbers-at-risk table and a legend above the plot
 KM_FIGSIZE_NO_TABLE = (6.4, 4.4)
 # Light enough that three overlapping bands still show the curves and each other (survminer: 0.3 of

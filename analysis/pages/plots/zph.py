@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from analysis.pages.format import p_prose
+from analysis.pages.format import p_prose, word_list
 from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure, _text_colour
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -100,7 +100,7 @@ def zph_smooth(x, y, df: int = 4) -> tuple[np.ndarray, np.ndarray]:
 
 
 def zph_plot(fit, *, labels: Mapping | None = None, tests: pd.DataFrame | None = None,
-             month_ticks: Sequence[float] = (0, 6, 12, 24, 36, 60), ncols: int = 2) -> Figure:
+             month_ticks: Sequence[float] = (0, 3, 6, 12, 24, 36, 60), ncols: int = 1) -> Figure:
     """One panel per coefficient: scaled Schoenfeld residuals (points), their natural-spline smooth
     with a +/-2 SE band, and the Cox model's hazard ratio as a flat line. A flat smooth means a
     constant effect; a slope means the effect changes over follow-up.
@@ -113,10 +113,17 @@ def zph_plot(fit, *, labels: Mapping | None = None, tests: pd.DataFrame | None =
     labels = {str(k): str(v) for k, v in (labels or {}).items()}
     ncols = max(1, min(ncols, len(terms)))
     nrows = -(-len(terms) // ncols)
-    fig = _new_figure((3.6 * ncols, 2.9 * nrows + 0.3))
+    # One column by default: each panel keeps the full width on a phone and the titles never collide.
+    fig = _new_figure((6.4 if ncols == 1 else 3.6 * ncols, 2.4 * nrows + 0.4))
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    tick_times = [m * DAYS_PER_MONTH for m in month_ticks if m * DAYS_PER_MONTH <= frame["time"].max()]
-    tick_x = km_transform(fit._time, fit._event, tick_times)
+    months = [m for m in month_ticks if m * DAYS_PER_MONTH <= frame["time"].max()]
+    positions = km_transform(fit._time, fit._event, [m * DAYS_PER_MONTH for m in months])
+    # On the KM scale late months crowd together: keep a tick only if it is clear of the previous one.
+    tick_x, tick_months = [], []
+    for m, x in zip(months, positions):
+        if not tick_x or x - tick_x[-1] >= 0.07:
+            tick_x.append(x)
+            tick_months.append(m)
     order = np.argsort(frame["x"].to_numpy(), kind="stable")
     for ax, term in zip(axes, terms):
         x, y = frame["x"].to_numpy()[order], frame[term].to_numpy()[order]
@@ -137,7 +144,7 @@ def zph_plot(fit, *, labels: Mapping | None = None, tests: pd.DataFrame | None =
         ax.set_title(title, fontsize=FONT_SIZE, loc="left")
         ax.set_ylabel("\u03b2(t), log hazard ratio", fontsize=SMALL_FONT_SIZE)
         ax.set_xticks(tick_x)
-        ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{m:g}" for m in month_ticks[:len(tick_x)]]))
+        ax.xaxis.set_major_formatter(ticker.FixedFormatter([f"{m:g}" for m in tick_months]))
         ax.set_xlabel("Months (Kaplan-Meier scale)", fontsize=SMALL_FONT_SIZE)
         ax.tick_params(labelsize=SMALL_FONT_SIZE)
         for side in ("top", "right"):
@@ -149,3 +156,53 @@ def zph_plot(fit, *, labels: Mapping | None = None, tests: pd.DataFrame | None =
                loc="outside lower center", ncols=2, frameon=False, fontsize=SMALL_FONT_SIZE,
                labelcolor=[_text_colour(OKABE_ITO[0]), _text_colour(OKABE_ITO[1])])
     return fig
+
+
+def ph_reading(fit, labels: Mapping | None = None, alpha: float = 0.05) -> str:
+    """The proportional-hazards test of ``fit`` (``fit.zph()``) read out in two sentences for the
+    prose: the global verdict, then which terms fail on their own at ``alpha`` and which do not.
+    Every number is the test's; only the wording is chosen here."""
+    tests = fit.zph()
+    labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    terms = [t for t in tests.index if t != "GLOBAL"]
+
+    def named(term):
+        label = labels.get(term, term)
+        # mid-sentence: lower the first letter only, so CNS, RT and LM keep their capitals
+        label = label[:1].lower() + label[1:] if label[1:2].islower() else label
+        return f"{label} (p {p_prose(tests.loc[term, 'p'])})"
+
+    fails = [named(t) for t in terms if tests.loc[t, "p"] < alpha]
+    holds = [named(t) for t in terms if not tests.loc[t, "p"] < alpha]
+    global_p = p_prose(tests.loc["GLOBAL", "p"])
+    if tests.loc["GLOBAL", "p"] < alpha:
+        head = f"The model as a whole fails the test (global p {global_p})."
+    else:
+        head = f"The test finds no evidence against proportional hazards for the model as a whole (global p {global_p})."
+    if fails and holds:
+        tail = (f" Taken one at a time, {word_list(fails)} {'fails' if len(fails) == 1 else 'fail'}; "
+                f"{word_list(holds)} {'does' if len(holds) == 1 else 'do'} not reach p < {alpha:g} on "
+                f"{'its' if len(holds) == 1 else 'their'} own.")
+    elif fails:
+        tail = f" Every term fails on its own: {word_list(fails)}."
+    else:
+        tail = f" No term fails on its own at p < {alpha:g}: {word_list(holds)}."
+    return head + tail
+
+
+def ph_verdict(fit, alpha: float = 0.05) -> str:
+    """The global test of ``fit`` as a clause: "the model fails that test (global p < 0.0001)" or
+    "the test finds no evidence against it (global p = 0.7705)"."""
+    p = fit.zph().loc["GLOBAL", "p"]
+    if p < alpha:
+        return f"the model fails that test (global p {p_prose(p)})"
+    return f"the test finds no evidence against it (global p {p_prose(p)})"
+
+
+def ph_texts(fit, labels: Mapping | None = None) -> dict[str, str]:
+    """``{"reading": ph_reading(...), "verdict": ph_verdict(...)}`` for the prose, or what to say
+    instead when the model was not fitted or is a Firth fit (cox.zph is not defined for it)."""
+    if fit is None or getattr(fit, "method_", None) != "cox":
+        return {"reading": "The test is not computed for this model (not fitted, or fitted with Firth's penalty).",
+                "verdict": "the test could not be computed"}
+    return {"reading": ph_reading(fit, labels), "verdict": ph_verdict(fit)}
