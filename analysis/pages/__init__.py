@@ -33,13 +33,20 @@ from analysis.pages.primer import (
     logrank_figures, median_ci_by_band, naive_survival, ph_figures, toy_cox, toy_table,
 )
 from analysis.pages.provenance import provenance
+from analysis.pages.teaching import (
+    DAYS_PER_MONTH, censoring_slider, cns_causes, competing_figures, nelson_aalen_by_hand, nelson_aalen_figures,
+    r_reference, rmst_figures, run_snippet, synthetic_cohort, three_tools, time_varying_figures, tool_figures,
+    tv_frames,
+)
 from analysis.pages.rerun import broken_example
+from analysis.pages.rmst import RMST_METHOD, rmst_table
 from analysis.pages.scorecard import scorecard_tables
 from analysis.pages.sensitivity import CONVENTION_LABELS, VARIANT_LABELS, figure_label, moved_table, summary_table
 from analysis.pages.table_one import table_one
 from analysis.pages.treatments import initial_treatment_table
 
 __all__ = [
+    "rmst_table", "RMST_METHOD",
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
     "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
     "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
@@ -53,4 +60,7 @@ __all__ = [
     "toy_table", "km_by_hand", "bands_by_hand", "naive_survival", "logrank_by_hand", "exponential_survival",
     "crossing_hazards_sample", "bands_plot", "log_minus_log_plot", "follow_up_plot", "median_ci_by_band",
     "toy_cox", "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",
+    "synthetic_cohort", "r_reference", "three_tools", "run_snippet", "tool_figures", "censoring_slider",
+    "DAYS_PER_MONTH", "nelson_aalen_by_hand", "nelson_aalen_figures", "rmst_figures", "cns_causes",
+    "competing_figures", "tv_frames", "time_varying_figures",
 ]
