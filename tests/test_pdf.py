@@ -69,3 +69,48 @@ def test_the_book_prints_with_all_its_figures(built_book):
     pages = print_to_pdf(single.html_index, pdf)
     assert figures > 0 and images_in(pdf) >= figures
     assert pages >= 20, f"only {pages} pages"  # also catches a page counter that finds nothing
+
+
+def pdf_text(pdf: Path) -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return out.split("\f")
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdftotext") is None, reason="poppler's pdftotext not installed")
+def test_cover_and_contents_with_page_numbers_and_ids_not_broken_mid_word(tmp_path):
+    import datetime
+
+    from analysis.build.pdf import cover_for
+
+    long_id = "outcomes.os_from_cns.BL.median_lower"
+    cells = "".join(f"<tr><td>{long_id}</td>" + "<td>word</td>" * 6 + "</tr>" for _ in range(3))
+    body = ('<main><article class="bd-article"><h1>First chapter</h1><p>text</p>'
+            '<div style="break-before: page"></div><h1>Second chapter</h1>'
+            f'<table style="width: 70mm">{cells}</table></article></main>')
+    index = scratch_singlehtml(tmp_path / "singlehtml", body, mathjax=False)
+    pdf = tmp_path / "book.pdf"
+    cover = cover_for(None, today=datetime.date(2025, 1, 31))
+    assert print_to_pdf(index, pdf, cover=cover) == 4  # cover, contents, two chapter pages
+    pages = pdf_text(pdf)
+    first = " ".join(pages[0].split())
+    assert cover.title[:30] in first and "Built 2025-01-31" in first and f"version {cover.version}" in first
+    assert "synthetic cohort" in first and "must not guide" in first
+    contents = [" ".join(line.split()) for line in pages[1].splitlines() if "chapter" in line]
+    assert contents == ["1 First chapter 3", "2 Second chapter 4"]
+    assert "2 Second chapter" in " ".join(pages[3].split())
+    # The narrow table makes the id wrap: every piece of it on a line starts after a dot or underscore.
+    pieces = [w for w in re.findall(r"[A-Za-z_.]{2,}", pages[3]) if w in long_id and w != long_id]
+    assert pieces, "the id did not wrap: the test table is not narrow enough"
+    for piece in pieces:
+        start = long_id.find(piece)
+        assert start == 0 or long_id[start - 1] in "._", f"broken mid-word: {piece!r}"
+
+
+def test_cover_names_the_users_file():
+    from analysis.build.pdf import cover_for
+
+    cover = cover_for(Path("/data/hospital/my_cohort.xlsx"))
+    assert "my_cohort.xlsx" in cover.cohort and "/data/hospital" not in cover.cohort
+    assert "synthetic" not in cover.cohort

@@ -7,6 +7,13 @@ images have loaded and MathJax has typeset every formula (``MathJax.startup.prom
 it with Chromium's PDF printer (``page.pdf``, the engine behind ``--print-to-pdf``) on A4, with a
 little print CSS so that wide tables are shown whole rather than cut off at the margin.
 
+Before printing, a cover page (title, build date, package version, where the cohort came from and a
+disclaimer) and a numbered contents list are put in front of the book, and each chapter title gets
+its number. The book is printed twice: the first print tells on which page each chapter starts
+(read back with poppler's ``pdftotext``), the second prints those page numbers in the contents. The
+cover and contents end with a page break and the numbers are padded to a fixed width, so filling
+them in moves nothing. Without ``pdftotext`` the contents keep the chapter numbers only.
+
 Offline: every request other than ``file:`` and ``data:`` is aborted, and the export fails if the
 page asked for one, so a PDF made without a network is the same as one made with it.
 
@@ -16,17 +23,21 @@ Usage: ``python -m analysis.build.pdf [--cohort FILE] [--out DIR] [--pdf FILE]``
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from analysis.build.chapters import BuildError
 from analysis.build.runner import build_book
-from analysis.paths import default_out
+from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT, default_out
 
 # Debian's package; CHROMIUM overrides it (e.g. /usr/bin/chromium-browser on Ubuntu).
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -58,16 +69,129 @@ PRINT_CSS = """
     overflow: visible !important;
   }
   table { max-width: 100% !important; font-size: 8.5pt !important; }
-  td { overflow-wrap: anywhere; }
+  /* Break long ids at the <wbr> put after their dots and underscores (see MARK_BREAKS), not mid-word. */
+  td, th { overflow-wrap: break-word; word-break: normal; hyphens: manual; }
   td, th { padding: 0.2em 0.4em !important; }
+  #pdf-cover, #pdf-contents { break-after: page; }
+  #pdf-cover { padding-top: 30%; }
+  #pdf-cover h1 { font-size: 24pt; line-height: 1.25; margin-bottom: 1.2em; }
+  #pdf-cover p { font-size: 11pt; margin: 0.35em 0; }
+  #pdf-cover .pdf-disclaimer { margin-top: 3em; padding: 0.8em 1em; border: 1px solid #888; font-size: 10pt; }
+  #pdf-contents ol { list-style: none; padding: 0; font-size: 11pt; }
+  #pdf-contents li { display: flex; gap: 0.5em; margin: 0.3em 0; }
+  #pdf-contents .pdf-dots { flex: 1; border-bottom: 1px dotted #888; margin-bottom: 0.3em; }
+  #pdf-contents .pdf-page { font-variant-numeric: tabular-nums; min-width: 2.5em; text-align: right; }
+  .pdf-num { margin-right: 0.5em; }
 }
 """
+# Break opportunities (<wbr>) after the dots, underscores and slashes of long unspaced tokens in table
+# cells, so that an id such as outcomes.os_from_cns.B.median wraps between its parts.
+MARK_BREAKS = r"""() => {
+  const long = /[^\s]{18,}/;
+  for (const cell of document.querySelectorAll('td, th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) if (long.test(walker.currentNode.nodeValue)) nodes.push(walker.currentNode);
+    for (const node of nodes) {
+      const parts = node.nodeValue.split(/(?<=[._\/])/);
+      const frag = document.createDocumentFragment();
+      parts.forEach((part, i) => { frag.append(part); if (i < parts.length - 1) frag.append(document.createElement('wbr')); });
+      node.replaceWith(frag);
+    }
+  }
+}"""
+# The cover and the contents, put in front of the article; chapter titles (h1) get their numbers.
+ADD_FRONT_MATTER = r"""(cover) => {
+  const article = document.querySelector('.bd-article, article, main') || document.body;
+  const chapters = [...article.querySelectorAll('h1')];
+  const el = (tag, text, cls) => { const e = document.createElement(tag); if (text) e.textContent = text; if (cls) e.className = cls; return e; };
+  const front = el('section'); front.id = 'pdf-cover';
+  front.append(el('h1', cover.title));
+  for (const line of [`Built ${cover.built}`, `analysis package version ${cover.version}`, cover.cohort]) front.append(el('p', line));
+  front.append(el('p', cover.disclaimer, 'pdf-disclaimer'));
+  const contents = el('nav'); contents.id = 'pdf-contents';
+  contents.append(el('h2', 'Contents'));
+  const list = el('ol');
+  const titles = [];
+  chapters.forEach((h, i) => {
+    const title = h.textContent.replace(/[¶#]\s*$/, '').trim();
+    titles.push(`${i + 1} ${title}`);
+    h.prepend(el('span', `${i + 1}`, 'pdf-num'));
+    const item = el('li');
+    item.append(el('span', `${i + 1}`, 'pdf-num'), el('span', title), el('span', '', 'pdf-dots'), el('span', '   ', 'pdf-page'));
+    list.append(item);
+  });
+  contents.append(list);
+  article.prepend(front, contents);
+  return titles;
+}"""
+SET_PAGE_NUMBERS = r"""(pages) => {
+  document.querySelectorAll('#pdf-contents .pdf-page').forEach((cell, i) => {
+    if (pages[i]) cell.textContent = String(pages[i]).padStart(3, ' ');
+  });
+}"""
 # The singlehtml builder links the search index but writes none; a printed page never searches.
 NOT_WRITTEN_BY_SINGLEHTML = ("/searchindex.js",)
 
 
 class PdfError(Exception):
     """A problem that stops the export; its message is meant for the user as is."""
+
+
+@dataclass(frozen=True)
+class Cover:
+    """What the PDF's first page says."""
+
+    title: str
+    built: str  # ISO date of the export
+    version: str  # the analysis package's version
+    cohort: str  # where the numbers come from
+    disclaimer: str
+
+
+def book_title(root: Path = PROJECT_ROOT) -> str:
+    """The book's title from ``_config.yml`` (a plain fallback when it cannot be read)."""
+    import yaml
+
+    try:
+        return str(yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8"))["title"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return "CNS metastases in ER+/HER2- advanced breast cancer"
+
+
+def cover_for(cohort: Path | None, today: datetime.date | None = None) -> Cover:
+    """The cover of a PDF built from ``cohort`` (None: the bundled synthetic cohort)."""
+    from analysis import __version__
+
+    bundled = cohort is None or Path(cohort).resolve() == BUNDLED_COHORT.resolve()
+    if bundled:
+        source = (f"Cohort: the bundled synthetic cohort ({BUNDLED_COHORT.name}), generated to reproduce the "
+                  "paper's published figures; it contains no real patient.")
+        disclaimer = ("Synthetic data. This book shows how the published analysis is computed; its numbers "
+                      "describe no real patient and must not guide the care of anyone.")
+    else:
+        source = f"Cohort: the user's file {Path(cohort).name}, read as given (the file is not modified)."
+        disclaimer = ("A research reanalysis, not a clinical guideline or a medical device: the numbers are "
+                      "only as good as the cohort file, and they must not by themselves guide the care of a patient.")
+    built = (today or datetime.date.today()).isoformat()
+    return Cover(book_title(), built, __version__, source, disclaimer)
+
+
+def chapter_pages(pdf_file: Path, titles: list[str], skip: int = 2) -> list[int | None]:
+    """The page (1-based) on which each numbered chapter title first appears after the first ``skip``
+    pages (cover, contents), from ``pdftotext``; None for a title it cannot find or without poppler."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        return [None] * len(titles)
+    text = subprocess.run([tool, str(pdf_file), "-"], capture_output=True, text=True, check=False).stdout
+    pages = [re.sub(r"\s+", " ", page) for page in text.split("\f")]
+    found, start = [], skip
+    for title in titles:
+        key = re.sub(r"\s+", " ", title)[:40].strip()
+        page = next((i for i in range(start, len(pages)) if key in pages[i]), None)
+        found.append(None if page is None else page + 1)
+        start = page if page is not None else start  # chapters come in order
+    return found
 
 
 def chromium_path() -> str:
@@ -125,10 +249,11 @@ def wait_until_rendered(page) -> None:
         page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
 
 
-def print_to_pdf(html_file: Path, pdf_file: Path) -> int:
+def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None) -> int:
     """Print the single-page book whose ``index.html`` is ``html_file`` to ``pdf_file``; return its page count.
 
-    Raises PdfError when a request leaves the machine, a local file fails to load, an image is broken
+    With ``cover``, a cover page and a numbered contents list with page numbers come first (two
+    prints, see the module's docstring). Raises PdfError when a request leaves the machine, a local file fails to load, an image is broken
     or a formula is left untypeset.
     """
     from playwright.sync_api import sync_playwright
@@ -165,16 +290,41 @@ def print_to_pdf(html_file: Path, pdf_file: Path) -> int:
             problems += [f"image did not load: {src}" for src in broken]
             if problems:
                 raise PdfError(f"{source} did not render offline:\n  " + "\n  ".join(problems))
+            page.evaluate(MARK_BREAKS)
             pdf_file.parent.mkdir(parents=True, exist_ok=True)
             partial = pdf_file.with_suffix(".partial.pdf")
-            page.pdf(
-                path=str(partial), format=PAGE_FORMAT, margin=MARGINS, print_background=True,
-                display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
-            )
+
+            def print_once():
+                page.pdf(
+                    path=str(partial), format=PAGE_FORMAT, margin=MARGINS, print_background=True,
+                    display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
+                )
+
+            if cover is not None:
+                titles = page.evaluate(ADD_FRONT_MATTER, asdict(cover))
+                print_once()
+                found = chapter_pages(partial, titles, skip=_front_pages(partial, titles))
+                if any(found):
+                    page.evaluate(SET_PAGE_NUMBERS, json.loads(json.dumps(found)))
+                    print_once()
+            else:
+                print_once()
             partial.replace(pdf_file)
         finally:
             browser.close()
     return count_pdf_pages(pdf_file)
+
+
+def _front_pages(pdf_file: Path, titles: list[str]) -> int:
+    """Pages taken by the cover and the contents: the cover, then as many pages as the contents list
+    runs over (its last entry is the last title on a front page)."""
+    tool = shutil.which("pdftotext")
+    if tool is None or not titles:
+        return 2
+    text = subprocess.run([tool, str(pdf_file), "-"], capture_output=True, text=True, check=False).stdout
+    pages = [re.sub(r"\s+", " ", p) for p in text.split("\f")]
+    last = re.sub(r"\s+", " ", titles[-1])[:40].strip()
+    return next((i + 1 for i in range(1, len(pages)) if last in pages[i]), 2)
 
 
 def count_pdf_pages(pdf_file: Path) -> int:
@@ -195,7 +345,7 @@ def export_pdf(
     chromium_path()  # fail before a long build when there is no browser
     result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log)
     started = time.perf_counter()
-    pages = print_to_pdf(result.html_index, pdf)
+    pages = print_to_pdf(result.html_index, pdf, cover=cover_for(cohort))
     log(f"printed {pages} pages in {time.perf_counter() - started:.1f} s")
     return pdf
 
