@@ -75,3 +75,35 @@ def test_a_cohort_without_the_prior_srs_column_gets_a_note_not_a_figure(tmp_path
     section = reproduction.treatments_figures(load_cohort(path))
     assert "treatments.prior_srs_in_BL" not in section.figures and "prior_srs" not in section.tables
     assert any("'prior_srs'" in note and "no_srs.csv does not have" in note for note in section.notes)
+
+
+def test_rmst_section_uses_a_whole_month_horizon_and_matches_the_stats_layer(cohort):
+    from analysis.stats import default_tau, rmst_by_group
+    from analysis.study import rmst_section
+
+    section = rmst_section(cohort)
+    cns = cohort.data[cohort.data["cns"] == 1]
+    tau = section.figures["outcomes.rmst.tau"]
+    longest = default_tau(cns["os_from_cns"].astype(float), cns["group"].astype(str))
+    assert tau % 30 == 0 and longest - 30 < tau <= longest
+    assert tau not in set(cns["os_from_cns"])  # the horizon is not one patient's follow-up
+    direct = rmst_by_group(cns["os_from_cns"], cns["death"], cns["group"].astype(str), tau=tau, reference="B")
+    assert section.figures["outcomes.rmst.L.diff.diff"] == pytest.approx(direct["diff"]["L"]["diff"], rel=1e-12)
+    assert list(section.tables["rmst"]["group"]) == ["B", "BL", "L"]
+
+
+def test_rmst_section_on_a_cohort_without_group_l_keeps_every_id_and_says_why(tmp_path):
+    import math
+
+    import pandas as pd
+
+    from analysis.study import rmst_section
+
+    frame = pd.read_csv(BUNDLED, dtype=str, keep_default_na=False)
+    frame.loc[frame["cns_group"] == "L", "cns_group"] = "BL"
+    path = tmp_path / "no_l.csv"
+    frame.to_csv(path, index=False)
+    section = rmst_section(load_cohort(path))
+    assert math.isnan(section.figures["outcomes.rmst.L.diff.diff"])
+    assert not math.isnan(section.figures["outcomes.rmst.BL.diff.diff"])
+    assert list(section.tables["rmst"]["group"]) == ["B", "BL"]

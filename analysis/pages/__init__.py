@@ -35,7 +35,7 @@ from analysis.pages.primer import (
 from analysis.pages.provenance import provenance
 from analysis.pages.teaching import (
     DAYS_PER_MONTH, censoring_slider, cns_causes, competing_figures, nelson_aalen_by_hand, nelson_aalen_figures,
-    r_reference, rmst_figures, run_snippet, synthetic_cohort, three_tools, time_varying_figures, tool_figures,
+    r_reference, rmst_figures, run_snippet, synthetic_cohort, synthetic_cohort_path, three_tools, time_varying_figures, tool_figures,
     tv_frames,
 )
 from analysis.pages.rerun import broken_example
@@ -60,7 +60,7 @@ __all__ = [
     "toy_table", "km_by_hand", "bands_by_hand", "naive_survival", "logrank_by_hand", "exponential_survival",
     "crossing_hazards_sample", "bands_plot", "log_minus_log_plot", "follow_up_plot", "median_ci_by_band",
     "toy_cox", "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",
-    "synthetic_cohort", "r_reference", "three_tools", "run_snippet", "tool_figures", "censoring_slider",
+    "synthetic_cohort", "synthetic_cohort_path", "r_reference", "three_tools", "run_snippet", "tool_figures", "censoring_slider",
     "DAYS_PER_MONTH", "nelson_aalen_by_hand", "nelson_aalen_figures", "rmst_figures", "cns_causes",
     "competing_figures", "tv_frames", "time_varying_figures",
 ]

@@ -52,7 +52,8 @@ def _at_most_one_decimal(value: float) -> bool:
 
 
 def figure_text(value: Any, digits: int = 1, *, trim: bool = False) -> str:
-    """A figure with ``digits`` decimals; intervals as 'a–b', whole numbers as they are, NaN as NA.
+    """A figure with ``digits`` decimals; intervals as 'a–b' ('a to b' when a limit is negative),
+    whole numbers as they are, NaN as NA.
 
     ``trim``: a value with at most one decimal keeps only that one (7.5, not 7.500; 6.0 is 6), for
     pages that print three decimals of probabilities beside times in months.
@@ -62,7 +63,9 @@ def figure_text(value: Any, digits: int = 1, *, trim: bool = False) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (list, tuple)):
-        return RANGE_DASH.join(figure_text(v, digits, trim=trim) for v in value)
+        # a dash between negative numbers reads as a minus ("-345.9--54.6"): those ranges say "to"
+        negative = any(isinstance(v, (int, float, np.number)) and not _missing(v) and v < 0 for v in value)
+        return (" to " if negative else RANGE_DASH).join(figure_text(v, digits, trim=trim) for v in value)
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):

@@ -14,6 +14,7 @@ from analysis.study.reproduction import (
     COLUMN_LABELS, EXTRA_IDS, METHODS, TERM_LABELS, Section, all_figures, all_sections, backgrounds_figures,
     cohort_figures, firth_refit, outcomes_figures, risk_factor_figures, treatments_figures,
 )
+from analysis.study.rmst import rmst_section
 from analysis.study.sensitivity import CONVENTIONS, sensitivity_section
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "all_sections", "all_figures", "firth_refit",
     "competing_risks_section", "CAUSES", "CIF_DAYS",
     "immortal_time_section", "LANDMARKS",
+    "rmst_section",
     "sensitivity_section", "CONVENTIONS",
     "critique_figures", "calibration_report", "calibration_summary", "calibration_unmet",
     "P_DECIMALS", "P_FLOOR", "reported_digits", "as_reported",
