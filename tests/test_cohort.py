@@ -606,9 +606,9 @@ def validations(monkeypatch):
     calls: list[str] = []
     real = load.validate_cohort
 
-    def counted(path, *, today=None, sheet=None):
+    def counted(path, *, today=None, sheet=None, mapping=None):
         calls.append(Path(path).name)
-        return real(path, today=today, sheet=sheet)
+        return real(path, today=today, sheet=sheet, mapping=mapping)
 
     monkeypatch.setattr(load, "validate_cohort", counted)
     yield calls
@@ -652,7 +652,7 @@ def test_file_changed_while_being_validated_is_not_kept(tmp_path, monkeypatch, v
     original = path.read_bytes()
     counted = load.validate_cohort
 
-    def edited_meanwhile(p, *, today=None, sheet=None):  # someone saves another version after the file was hashed
+    def edited_meanwhile(p, *, today=None, sheet=None, mapping=None):  # someone saves another version after the file was hashed
         write_csv(path, base_rows()[:3])
         return counted(p, today=today, sheet=sheet)
 

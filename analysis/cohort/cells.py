@@ -18,6 +18,7 @@ import re
 
 import pandas as pd
 
+from analysis.cohort.mapping import MAPPING_REFUSED
 from analysis.cohort.problems import MAX_LISTED_ROWS, Checker, quoted_text
 from analysis.cohort.reading import RawTable
 from analysis.cohort.schema import Schema
@@ -67,6 +68,11 @@ def check_cells(raw: RawTable, schema: Schema, check: Checker) -> pd.DataFrame:
         refused[position] |= mask
 
     for kind, cells in raw.flagged.items():
+        if kind == MAPPING_REFUSED:  # reported when the mapping was applied: only kept out of the checks
+            for row, position in cells:
+                if row in refused.index and position in refused.columns:
+                    refused.loc[row, position] = True
+            continue
         what, expected = _FLAGGED[kind]
         by_position: dict[int, list[int]] = {}
         for row, position in cells:

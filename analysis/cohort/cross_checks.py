@@ -101,7 +101,9 @@ def cross_checks(typed: pd.DataFrame, bad: dict[str, pd.Series], schema: Schema,
                              "error", "start_date_missing", "subsequent_systemic_start_date",
                              "start date is missing for a patient with subsequent_systemic 1",
                              "a date when subsequent_systemic is 1", {"subsequent_systemic": flag})
-            check.rows_where(is_cns & start.notna() & flag.ne(1).fillna(True), "error", "start_date_without_therapy",
+            # a flag refused by its own check (e.g. 'Yes') is reported there, not again here as "(blank)"
+            check.rows_where(is_cns & start.notna() & flag.ne(1).fillna(True) & ~bad["subsequent_systemic"],
+                             "error", "start_date_without_therapy",
                              "subsequent_systemic_start_date",
                              "start date given but subsequent_systemic is not 1",
                              "subsequent_systemic 1 when a start date is given, or a blank start date",

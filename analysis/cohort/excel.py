@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cohort.reading import RawTable, Unreadable, cell_text, exception_text
+from analysis.cohort.reading import RawTable, Unreadable, cell_text, exception_text, header_at
 
 MAX_UNPACKED_BYTES = 256 * 2**20
 MAX_COMPRESSION_RATIO = 100
@@ -145,7 +145,7 @@ def _read_sheet(book, sheet, first_value_only: bool = False) -> _Sheet:
     return result
 
 
-def _table(sheet: _Sheet, note_sheet: str) -> RawTable:
+def _table(sheet: _Sheet, note_sheet: str, header_row: int | None = None) -> RawTable:
     rows = {n: row for n, row in sheet.rows.items() if row}
     last_row = max(rows, default=0)
     width = 1 + max((p for row in rows.values() for p in row), default=-1)
@@ -163,18 +163,23 @@ def _table(sheet: _Sheet, note_sheet: str) -> RawTable:
             line[position] = value
         dense.append(line)
     cells = pd.DataFrame(dense, index=range(1, last_row + 1), columns=range(width), dtype=object)
-    header_row = min(nonblank)
+    filled = pd.Series([n in nonblank for n in cells.index], index=cells.index)
+    header_row = header_at(filled, header_row, "row")
     header = [v if v is None else str(v) for v in cells.loc[header_row]]
     note = (f"Read as Excel, {note_sheet}; row numbers are the sheet's row numbers "
             f"(the header is row {header_row}).")
+    # rows above the header (a title, often merged across the columns) are not part of the table
+    flagged = {kind: [(r, c) for r, c in cells_ if r >= header_row] for kind, cells_ in sheet.flagged.items()}
+    merged = [m for m in sheet.merged if m[4] >= header_row]
     return RawTable(cells.loc[header_row + 1:], header, header_row, note, letters=True,
-                    flagged=sheet.flagged, merged=sheet.merged)
+                    flagged={k: v for k, v in flagged.items() if v}, merged=merged)
 
 
-def read_xlsx(path: Path, sheet: str | None = None) -> RawTable:
+def read_xlsx(path: Path, sheet: str | None = None, header_row: int | None = None) -> RawTable:
     """The cohort sheet of an .xlsx workbook as text cells (see the module docstring for what is refused).
 
     ``sheet`` names the sheet to read; without it the workbook must have one sheet with values.
+    ``header_row`` is the row of the column names (default: the first row with a value).
     """
     import openpyxl
 
@@ -184,7 +189,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> RawTable:
     except Exception as exc:  # openpyxl raises several types for a corrupt or non-xlsx file
         raise Unreadable(f"cannot be opened as an Excel .xlsx workbook ({exception_text(exc)})") from None
     try:
-        return _read_book(book, sheet)
+        return _read_book(book, sheet, header_row)
     except Unreadable:
         raise
     except Exception as exc:  # damaged XML inside a valid zip: a message, never a traceback
@@ -193,7 +198,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> RawTable:
         book.close()  # read-only workbooks keep the file open until closed
 
 
-def _read_book(book, sheet: str | None) -> RawTable:
+def _read_book(book, sheet: str | None, header_row: int | None = None) -> RawTable:
     sheets = book.worksheets  # worksheets only: a chart sheet holds no cells
     titles = ", ".join(f"'{s.title}'" for s in sheets)
     if sheet is not None:
@@ -203,7 +208,7 @@ def _read_book(book, sheet: str | None) -> RawTable:
             did_you_mean = f" (did you mean '{hint[0]}'? names are exact)" if hint else ""
             raise Unreadable(f"the workbook has no sheet '{sheet}'{did_you_mean}; its sheets are {titles}",
                              kind="no_such_sheet")
-        return _table(_read_sheet(book, chosen[0]), f"sheet '{sheet}' (as named)")
+        return _table(_read_sheet(book, chosen[0]), f"sheet '{sheet}' (as named)", header_row)
     if not sheets:
         raise Unreadable("the workbook has no worksheet; expected one sheet with the cohort table")
     with_values = [s for s in sheets if _read_sheet(book, s, first_value_only=True).has_values]
@@ -215,6 +220,6 @@ def _read_book(book, sheet: str | None) -> RawTable:
             "command's --sheet NAME), or put all patients on one sheet and delete the others",
             kind="several_sheets")
     if not with_values or with_values[0] is sheets[0]:
-        return _table(_read_sheet(book, sheets[0]), f"first sheet '{sheets[0].title}'")
+        return _table(_read_sheet(book, sheets[0]), f"first sheet '{sheets[0].title}'", header_row)
     only = with_values[0]
-    return _table(_read_sheet(book, only), f"sheet '{only.title}' (the only sheet with values)")
+    return _table(_read_sheet(book, only), f"sheet '{only.title}' (the only sheet with values)", header_row)

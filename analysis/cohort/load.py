@@ -35,11 +35,13 @@ from analysis.cohort.columns import check_duplicates, cohort_cells, column_check
 from analysis.cohort.cross_checks import cross_checks
 from analysis.cohort.derived import finish_frame
 from analysis.cohort.excel import read_xlsx
+from analysis.cohort.mapping import Mapping, MappingError, apply_mapping, describe, load_mapping
 from analysis.cohort.problems import Checker, CohortValidationError, ValidationReport
 from analysis.cohort.reading import (
     SUPPORTED_SUFFIXES, RawTable, Unreadable, file_format_of, frame_to_text, read_cohort_file,
 )
 from analysis.cohort.schema import CNS_GROUPS, analyses_switched_off, load_schema
+from analysis.cohort.study_window import StudyChanges, StudyParameters, apply_study
 
 
 @dataclass
@@ -52,7 +54,8 @@ class Cohort:
     ``os_from_cns``, ``os_from_abc`` (days, float; NaN where not applicable), ``death`` (0/1),
     ``age65_at_cns`` and ``local_rt`` (Int64 0/1; NA for patients without CNS metastasis).
     ``available`` lists the schema columns present in the file, ``missing_optional`` the optional
-    columns absent from it.
+    columns absent from it. ``study`` counts what the study parameters (cut-off, window) changed;
+    ``mapping`` is the mapping file the export was read with (None: none).
     """
 
     data: pd.DataFrame
@@ -61,6 +64,12 @@ class Cohort:
     available: list[str]
     missing_optional: list[str]
     report: ValidationReport = field(repr=False)
+    study: StudyChanges | None = None
+    mapping: Path | None = None
+
+    def study_note(self) -> str:
+        """What the study parameters changed, as a paragraph for the cohort page ("" when none were given)."""
+        return self.study.note() if self.study is not None else ""
 
     @property
     def analyses_switched_off(self) -> dict[str, list[str]]:
@@ -87,7 +96,8 @@ class Cohort:
 
 
 # --------------------------------------------------------------------------------------------- validation
-def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: str | None = None) -> ValidationReport:
+def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: str | None = None,
+                    mapping: str | Path | Mapping | None = None) -> ValidationReport:
     """Check a cohort file against the schema and collect every problem.
 
     Parameters
@@ -101,6 +111,10 @@ def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: st
         The sheet of an .xlsx workbook to read, by its exact name. Without it the workbook must have
         exactly one sheet with values (empty sheets are ignored); a workbook with several is refused
         rather than read in part. Naming a sheet for a CSV or Parquet file is an error.
+    mapping
+        A mapping file (``analysis.cohort.mapping``): column names, labels, flags, date formats, decimal
+        comma, header row and sheet of the export, applied in memory. Its own problems raise
+        :class:`MappingError` (all of them) before the cohort file is read.
 
     Returns
     -------
@@ -109,6 +123,8 @@ def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: st
     """
     path = Path(path)
     today = today or dt.date.today()
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
     file_format, row_word = file_format_of(path)
     report = ValidationReport(source=path, file_format=file_format, row_word=row_word)
     check = Checker(report)
@@ -121,14 +137,25 @@ def validate_cohort(path: str | Path, *, today: dt.date | None = None, sheet: st
         check.add("error", "unsupported_format", None, f"unsupported file type '{path.suffix}'",
                   "a .csv, .xlsx or .parquet file")
         return report
+    if mapping is not None and mapping.sheet is not None:
+        if sheet is not None and sheet != mapping.sheet:
+            check.add("error", "sheet_conflict", None, f"the sheet '{sheet}' was named, but the mapping "
+                      f"{mapping.path.name} names sheet '{mapping.sheet}'", "one sheet: drop --sheet or change the mapping")
+            return report
+        sheet = mapping.sheet
+    header_row = mapping.header_row if mapping is not None else None
     if sheet is not None and file_format != "xlsx":
         check.add("error", "sheet_not_applicable", None, f"a sheet ('{sheet}') was named, but a {file_format} file "
                   "has no sheets", "a sheet name only for an .xlsx file")
     try:
-        raw = read_xlsx(path, sheet) if file_format == "xlsx" else read_cohort_file(path, file_format)
+        raw = (read_xlsx(path, sheet, header_row) if file_format == "xlsx"
+               else read_cohort_file(path, file_format, header_row))
     except Unreadable as exc:
         check.add("error", exc.kind, None, str(exc))
         return report
+    if mapping is not None:
+        report.column_names = apply_mapping(raw, mapping, load_schema(), check)
+        raw.note = f"{raw.note} {describe(mapping, file_format)}"
     return _validate_raw(raw, report, today)
 
 
@@ -183,41 +210,80 @@ def _validate_raw(raw: RawTable, report: ValidationReport, today: dt.date) -> Va
 #   * the path as given, made absolute (not resolved: a symlink's own name is the one messages quote);
 #   * the SHA-256 of the file's bytes, so an edited file is validated again (never a stale result);
 #   * the day used as "today" for the date ranges, so a check made yesterday is not reused today;
-#   * the sheet named (another sheet of the same workbook is another cohort).
+#   * the sheet named (another sheet of the same workbook is another cohort);
+#   * the mapping file, by path and bytes (another mapping reads the same file differently).
+# The study parameters are not in the key: they are applied to a copy of the validated cohort (cheap).
 # The schema and the code are read once per process anyway (load_schema is cached). An invalid file is
 # never stored, so its problems are reported afresh on every call. One entry only: registry files are large.
-_LAST_LOADED: dict[tuple[str, str, dt.date, str | None], Cohort] = {}
+_LAST_LOADED: dict[tuple, Cohort] = {}
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_cohort(path: str | Path, *, today: dt.date | None = None, sheet: str | None = None) -> Cohort:
-    """Validate a cohort file and return it typed, with derived columns.
+def load_cohort(path: str | Path | Cohort, *, today: dt.date | None = None, sheet: str | None = None,
+                mapping: str | Path | None = None, cutoff_date: str | dt.date | None = None,
+                abc_from: str | dt.date | None = None, abc_to: str | dt.date | None = None) -> Cohort:
+    """Validate a cohort file and return it typed, with derived columns and the study parameters applied.
 
-    ``sheet`` names the sheet of an .xlsx workbook (see :func:`validate_cohort`). A file whose bytes
-    were validated before in this process (same path, ``today`` and ``sheet``) is not validated again;
-    the returned cohort (``data``, its report and lists) is always a fresh copy.
+    ``sheet`` names the sheet of an .xlsx workbook and ``mapping`` a mapping file (see
+    :func:`validate_cohort`). ``cutoff_date``, ``abc_from`` and ``abc_to`` (``YYYY-MM-DD`` or dates) are
+    the study parameters of ``analysis.cohort.study_window``: the file is validated as it is, then the
+    window excludes patients and the cut-off censors follow-up; ``Cohort.study`` counts the changes.
+    A file whose bytes were validated before in this process (same path, ``today``, ``sheet`` and
+    mapping) is not validated again; the returned cohort (``data``, its report and lists) is always a
+    fresh copy. A :class:`Cohort` given as ``path`` is returned as a copy (pages accept either).
 
     Raises
     ------
     CohortValidationError
-        When the file has any error; its ``str()`` is the full report (all problems).
+        When the file has any error, or no patient is left in the study; ``str()`` is the full report.
+    MappingError
+        When the mapping file has problems (all listed).
+    ValueError
+        When a study parameter is not a date or the dates are out of order.
     """
+    if isinstance(path, Cohort):
+        return _copy(path, path.source)
+    study = StudyParameters.of(cutoff_date, abc_from, abc_to)
     path = Path(path)
     today = today or dt.date.today()  # one day for the key and the checks, even across midnight
+    checked = load_mapping(mapping) if mapping is not None else None
     if not path.is_file():
-        return _cohort_from_report(validate_cohort(path, today=today, sheet=sheet))
-    key = (str(path.absolute()), _sha256(path), today, sheet)
+        return _cohort_from_report(validate_cohort(path, today=today, sheet=sheet, mapping=checked))
+    key = (str(path.absolute()), _sha256(path), today, sheet,
+           None if checked is None else (str(checked.path.absolute()), checked.sha256))
     if key not in _LAST_LOADED:
-        cohort = _cohort_from_report(validate_cohort(path, today=today, sheet=sheet))
+        cohort = _cohort_from_report(validate_cohort(path, today=today, sheet=sheet, mapping=checked))
         _LAST_LOADED.clear()
         # the file is read again to validate it: keep the result only if those were the hashed bytes
         if _sha256(path) == key[1]:
             _LAST_LOADED[key] = cohort
-        return _copy(cohort, path)
-    return _copy(_LAST_LOADED[key], path)
+    else:
+        cohort = _LAST_LOADED[key]
+    cohort = _copy(cohort, path)
+    cohort.mapping = None if checked is None else checked.path
+    return _with_study(cohort, study)
+
+
+def _with_study(cohort: Cohort, study: StudyParameters) -> Cohort:
+    """The cohort with the study parameters applied (derived columns recomputed), or refused when empty."""
+    schema = load_schema()
+    names = [n for n in schema.names if n in cohort.data.columns]
+    typed, changes = apply_study(cohort.data[names], study, schema)
+    cohort.study = changes
+    if not study.any:
+        return cohort
+    if len(typed) == 0:
+        Checker(cohort.report).add("error", "no_patient_in_study", None,
+                                   f"no patient is left in the study ({study.describe()}) of the "
+                                   f"{changes.n_file} in the file", "study dates that include some patients")
+        raise CohortValidationError(cohort.report)
+    data = finish_frame(typed, schema)  # the derived columns again, from the changed dates and groups
+    cohort.data = data
+    cohort.report._data = data
+    return cohort
 
 
 def _copy(cohort: Cohort, path: Path) -> Cohort:
@@ -269,6 +335,10 @@ def summarise(cohort: Cohort) -> str:
     off = cohort.analyses_switched_off
     lines.append("  analyses switched off: " + (", ".join(f"{a} (needs {', '.join(c)})" for a, c in off.items())
                                                    if off else "none"))
+    if cohort.mapping is not None:
+        lines.append(f"  read with the mapping {cohort.mapping.name} (the file itself is unchanged)")
+    if cohort.study is not None:
+        lines += [f"  {line}" for line in cohort.study.lines()]
     lines.append(f"  warnings: {len(cohort.warnings)}")
     lines += [f"    - {w}" for w in cohort.warnings]
     return "\n".join(lines)
@@ -279,14 +349,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="cohort file: .csv (comma or semicolon), .xlsx or .parquet")
     parser.add_argument("--sheet", metavar="NAME", default=None,
                         help="the sheet of an .xlsx workbook to read (needed when several sheets have values)")
+    parser.add_argument("--mapping", metavar="FILE.yaml", type=Path, default=None,
+                        help="how to read the export: column names, labels, flags, date formats, header row "
+                             "(python -m analysis map FILE drafts one)")
+    for name, what in (("cutoff-date", "data cut-off: later events censored at it"),
+                       ("abc-from", "first ABC diagnosis date of the study window"),
+                       ("abc-to", "last ABC diagnosis date of the study window")):
+        parser.add_argument(f"--{name}", metavar="YYYY-MM-DD", default=None, help=what)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.path``: print a summary and return 0, or print the full report to stderr and return 1."""
     try:
-        cohort = load_cohort(args.path, sheet=getattr(args, "sheet", None))
-    except CohortValidationError as exc:
+        cohort = load_cohort(args.path, sheet=getattr(args, "sheet", None), mapping=getattr(args, "mapping", None),
+                             cutoff_date=getattr(args, "cutoff_date", None), abc_from=getattr(args, "abc_from", None),
+                             abc_to=getattr(args, "abc_to", None))
+    except (CohortValidationError, MappingError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except ValueError as exc:  # a study date not written YYYY-MM-DD, or out of order
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summarise(cohort))
     return 0

@@ -50,9 +50,12 @@ class Problem:
     rows: list[int] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
     row_word: str = "line"
+    label: str = ""  # the user's name for ``column`` when a mapping file renamed it
 
     def __str__(self) -> str:
-        where = f"{self.file}: " + (f"column '{quoted_text(self.column)}'" if self.column else "file")
+        column = (f"column '{quoted_text(self.label)}' ({self.column})" if self.label
+                  else f"column '{quoted_text(self.column)}'")
+        where = f"{self.file}: " + (column if self.column else "file")
         expected = f"; expected {self.expected}" if self.expected else ""
         if not self.rows:
             return f"{where}: {self.what}{expected}."
@@ -80,6 +83,8 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     switched_off: dict[str, list[str]] = field(default_factory=dict)
     reading_note: str = ""
+    # schema column -> the column's name in the user's file, when a mapping renamed it (messages quote both)
+    column_names: dict[str, str] = field(default_factory=dict)
     _data: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -137,7 +142,7 @@ class Checker:
         rows = [int(r) for r in (rows if rows is not None else [])]
         values = list(values) if values is not None else []
         self.report.problems.append(Problem(severity, kind, self.file, column, what, expected, rows, values,
-                                            self.report.row_word))
+                                            self.report.row_word, self.report.column_names.get(column or "", "")))
 
     def rows_where(self, mask: pd.Series, severity: str, kind: str, column: str, what: str, expected: str,
                    show: dict[str, pd.Series] | pd.Series, quote: bool = True) -> None:

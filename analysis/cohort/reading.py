@@ -91,7 +91,24 @@ def _sniff_delimiter(text: str) -> str:
     return ";" if first.count(";") > first.count(",") else ","
 
 
-def _read_csv(path: Path) -> RawTable:
+def header_at(nonblank: pd.Series, header_row: int | None, word: str) -> int:
+    """The header's row number: the first non-blank row, or the one a mapping file names (``header_row``).
+
+    Rows above a named header (a title, a blank line) are not read; row numbers stay the file's own.
+    """
+    if header_row is None:
+        return int(nonblank.idxmax())
+    if header_row not in nonblank.index:
+        raise Unreadable(f"the mapping's header_row is {word} {header_row}, but the table has {word}s "
+                         f"1 to {int(nonblank.index.max())}; expected the {word} number of the column names",
+                         kind="header_row")
+    if not nonblank.loc[header_row]:
+        raise Unreadable(f"the mapping's header_row is {word} {header_row}, which is blank; expected the {word} "
+                         "number of the column names", kind="header_row")
+    return header_row
+
+
+def _read_csv(path: Path, header_row: int | None = None) -> RawTable:
     raw = path.read_bytes()
     if not raw.strip(b"\xef\xbb\xbf \t\r\n"):
         raise Unreadable(
@@ -115,7 +132,7 @@ def _read_csv(path: Path) -> RawTable:
         raise Unreadable(f"cannot be read as CSV with delimiter '{sep}': {quoted_text(exc, 200)}") from None
     cells.index = cells.index + 1  # line numbers (no quoted line breaks assumed)
     nonblank = cells.ne("").any(axis=1)
-    header_row = int(nonblank.idxmax())
+    header_row = header_at(nonblank, header_row, "line")
     header = [str(v) for v in cells.loc[header_row]]
     body = cells.loc[header_row + 1 :]
     body = body.where(body.ne(""), None)
@@ -193,12 +210,18 @@ def file_format_of(path: Path) -> tuple[str, str]:
     return "csv", "line"
 
 
-def read_cohort_file(path: Path, file_format: str) -> RawTable:
+def read_cohort_file(path: Path, file_format: str, header_row: int | None = None) -> RawTable:
     """A CSV or Parquet file as a text table; raises :class:`Unreadable` when it is no table at all.
 
-    (Excel files are read by ``excel.read_xlsx``, which builds on this module.)
+    ``header_row`` (CSV only; a mapping file's) is the line of the column names; by default the first
+    non-blank line. (Excel files are read by ``excel.read_xlsx``, which builds on this module.)
     """
-    return {"csv": _read_csv, "parquet": _read_parquet}[file_format](path)
+    if file_format == "parquet":
+        if header_row not in (None, 1):
+            raise Unreadable("a Parquet file has no header row to choose; remove header_row from the mapping",
+                             kind="header_row")
+        return _read_parquet(path)
+    return _read_csv(path, header_row)
 
 
 def trimmed(text: pd.Series, missing: tuple[str, ...]) -> pd.Series:
