@@ -47,8 +47,17 @@ COLLECT = """() => {
     headings: [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(visible)
                 .map(h => [Number(h.tagName[1]), h.textContent.replace('#', '').trim().slice(0, 60)]),
     tables: [...article.querySelectorAll('table')].filter(visible)
-              .map(t => ({headerCells: t.querySelectorAll('th').length,
-                          caption: (t.caption ? t.caption.textContent : t.textContent).trim().slice(0, 60)})),
+              .map(t => {
+                const words = t.cloneNode(true);  // what a reader reads as words: code (names to type) aside
+                words.querySelectorAll('code').forEach(c => c.remove());
+                return {headerCells: t.querySelectorAll('th').length,
+                        caption: (t.closest('figure') && t.closest('figure').querySelector('figcaption')
+                                  ? t.closest('figure').querySelector('figcaption').textContent
+                                  : t.textContent).trim().slice(0, 60),
+                        width: t.getBoundingClientRect().width,
+                        container: article.getBoundingClientRect().width,
+                        text: words.innerText};
+              }),
   };
 }"""
 

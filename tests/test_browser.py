@@ -133,3 +133,22 @@ def test_site_root_redirects_to_the_first_page(html_dir):
     stub = (html_dir / "index.html").read_text(encoding="utf-8")
     target = re.search(r'url=([^"]+)"', stub)
     assert target and (html_dir / target.group(1)).is_file(), stub
+
+
+# Internal names a reader must never see in a table: dotted ids, snake_case tokens, Python reprs and
+# the prose slips the review found. Names the reader types (data dictionary) are set as code, and
+# code is left out of the text checked.
+INTERNAL = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b|\b[a-z_]{2,}\.[a-z_]{2,}(?:\.[a-z_0-9]+)*\b"
+                      r"|\{'|\bnp\.|\bnan\b|\bNA of\b|patient\(s\)")
+
+
+def test_no_table_is_wider_than_the_text_column(visit):
+    wide = [f"{t['caption']!r}: {t['width']:.0f} px in {t['container']:.0f} px" for t in visit.tables
+            if t["width"] > t["container"] + 1]
+    assert not wide, f"{visit.name}: tables wider than the page's text column at 1280 px: {wide}"
+
+
+def test_tables_speak_words_not_internal_names(visit):
+    found = {f"{t['caption']!r}": sorted(set(INTERNAL.findall(t["text"])))[:6] for t in visit.tables}
+    found = {caption: names for caption, names in found.items() if names}
+    assert not found, f"{visit.name}: internal names in visible table text: {found}"

@@ -11,6 +11,7 @@ a summary.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -42,18 +43,28 @@ def _whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# names a reader types as they are (column names and values of the cohort file, file names): shown as code
+LITERAL_NAME = re.compile(r"\b(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[\w-]+\.(?:py|ya?ml|csv|xlsx|parquet|json|md))\b")
+
+
 def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
-               min_cell: int = 0):
+               min_cell: int = 0, literal_names: bool = False):
     """A summary table as an HTML table with a caption (and footnotes), for display in a chapter.
 
     Every header, index entry and text cell is put in words (:func:`analysis.pages.labels.words`);
     whole-number float columns print as counts. The table sits in a box that scrolls sideways on a
     narrow screen, with a hint shown when it does. With ``min_cell``, integer cells from 1 to
-    min_cell - 1 are shown as '<min_cell'.
+    min_cell - 1 are shown as '<min_cell'. ``literal_names``: the table documents the file format
+    (data dictionary, methods), so column names, values and file names in it are set as code, as
+    typed, instead of being put in words.
     """
     from IPython.display import HTML
 
-    frame = _in_words(_whole_counts(frame))
+    frame = _whole_counts(frame)
+    if literal_names:  # headers in words; the cells keep the names as a file has them
+        frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
+    else:
+        frame = _in_words(frame)
     if min_cell:
         frame = frame.map(lambda v: mask_cell(v, min_cell))
         notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
@@ -70,6 +81,9 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
     wide = len(frame.columns) > 5 or frame.map(lambda v: isinstance(v, str) and len(v) > 60).to_numpy().any()
     body = body.replace(' class="dataframe table book-table"',
                         ' class="table book-table wrap"' if wide else ' class="table book-table"')
+    if literal_names:  # after escaping: the names are plain text, the code tags are ours
+        head, rest = body.split("</thead>", 1) if "</thead>" in body else ("", body)
+        body = head + ("</thead>" if head else "") + LITERAL_NAME.sub(lambda m: f"<code>{m.group(0)}</code>", rest)
     foot = "".join(f"<p class='table-note'>{note_html(n)}</p>" for n in notes)
     return HTML(f"<figure class='book-table'><figcaption>{html.escape(caption)}</figcaption>"
                 f"{SCROLL_HINT}<div class='table-scroll'>{body}</div>{foot}</figure>")
