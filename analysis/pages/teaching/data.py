@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.paths import BOOK_DIR, BUNDLED_COHORT
 
-__all__ = ["synthetic_cohort", "r_reference", "R_REFERENCE"]
+__all__ = ["synthetic_cohort", "synthetic_cohort_path", "r_reference", "R_REFERENCE"]
 
 #: written once by ``Rscript book/primer/r/primer_reference.R``; the book only reads it
 R_REFERENCE = BOOK_DIR / "primer" / "r" / "primer_R.json"
@@ -50,3 +50,8 @@ def r_reference(computation: str) -> dict:
     entry["numbers"] = {k: clean(v) for k, v in entry["numbers"].items()}
     entry["versions"] = f"{_reference()['r_version']}, survival {_reference()['survival_version']}"
     return entry
+
+
+def synthetic_cohort_path():
+    """The generated cohort's file (for ``analysis.cohort.load_cohort`` when the whole Cohort is needed)."""
+    return BUNDLED_COHORT

@@ -122,8 +122,10 @@ def _agreement(difference: float) -> str:
     return "to the last digit" if difference == 0 else f"to within {difference:.0e}"
 
 
-def tool_figures(toy: pd.DataFrame) -> dict:
-    """How far the package, lifelines and R agree on the toy table (glued beside the tabs)."""
+def tool_figures(toy: pd.DataFrame, kind: str | None = None) -> dict:
+    """How far the package, lifelines and R agree on the toy table (glued beside the tabs); with
+    ``kind`` (``km``, ``logrank``, ``cox``, ``na``) only that computation's ids, so that each chapter
+    records its own."""
     from lifelines import CoxPHFitter, KaplanMeierFitter, NelsonAalenFitter
     from lifelines.statistics import logrank_test as lifelines_logrank
     from lifelines.utils import median_survival_times
@@ -158,11 +160,12 @@ def tool_figures(toy: pd.DataFrame) -> dict:
     def worst(x, y):
         return float(np.max(np.abs(np.asarray(x, dtype=float) - np.asarray(y, dtype=float))))
 
-    return {
+    figures = {
         "primer.tools.km.lifelines": _agreement(worst(jumps["surv"], lifelines_surv)),
         "primer.tools.km.r": _agreement(worst(jumps["surv"], r_km["surv"])),
         "primer.tools.km.r_median_ci": [float(r_km["median_lower"]), float(r_km["median_upper"])],
-        "primer.tools.km.lifelines_median_ci": [float(ll_ci[0]), float(ll_ci[1])],
+        # lifelines writes a limit that does not exist as inf; the book prints it as NA, like R
+        "primer.tools.km.lifelines_median_ci": [float(x) if np.isfinite(x) else float("nan") for x in ll_ci],
         "primer.tools.km.package_loglog_ci": [float(log_log["lower"]), float(log_log["upper"])],
         "primer.tools.logrank.lifelines": _agreement(abs(test.chisq - ll_test.test_statistic)),
         "primer.tools.logrank.r": _agreement(abs(test.chisq - r_lr["chisq"])),
@@ -171,4 +174,5 @@ def tool_figures(toy: pd.DataFrame) -> dict:
         "primer.tools.na.lifelines": _agreement(worst(hand["cumhaz"], ll_h)),
         "primer.tools.na.r": _agreement(worst(hand["cumhaz"], r_na.reindex(hand["time"]))),
     }
+    return figures if kind is None else {k: v for k, v in figures.items() if k.startswith(f"primer.tools.{kind}.")}
 
