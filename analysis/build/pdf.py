@@ -10,9 +10,9 @@ little print CSS so that wide tables are shown whole rather than cut off at the 
 Before printing, a cover page (title, build date, package version, where the cohort came from and a
 disclaimer) and a numbered contents list are put in front of the book, and each chapter title gets
 its number. The book is printed twice: the first print tells on which page each chapter starts
-(read back with poppler's ``pdftotext``), the second prints those page numbers in the contents. The
-cover and contents end with a page break and the numbers are padded to a fixed width, so filling
-them in moves nothing. Without ``pdftotext`` the contents keep the chapter numbers only.
+(Chromium names a PDF destination after every element id; the chapter's id is looked up there), the
+second prints those page numbers in the contents. The cover and contents end with a page break and
+the numbers are padded to a fixed width, so filling them in moves nothing.
 
 Offline: every request other than ``file:`` and ``data:`` is aborted, and the export fails if the
 page asked for one, so a PDF made without a network is the same as one made with it.
@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -79,6 +78,7 @@ PRINT_CSS = """
   #pdf-cover .pdf-disclaimer { margin-top: 3em; padding: 0.8em 1em; border: 1px solid #888; font-size: 10pt; }
   #pdf-contents ol { list-style: none; padding: 0; font-size: 11pt; }
   #pdf-contents li { display: flex; gap: 0.5em; margin: 0.3em 0; }
+  #pdf-contents a { color: inherit; text-decoration: none; }
   #pdf-contents .pdf-dots { flex: 1; border-bottom: 1px dotted #888; margin-bottom: 0.3em; }
   #pdf-contents .pdf-page { font-variant-numeric: tabular-nums; min-width: 2.5em; text-align: right; }
   .pdf-num { margin-right: 0.5em; }
@@ -103,8 +103,26 @@ MARK_BREAKS = r"""() => {
 # The cover and the contents, put in front of the article; chapter titles (h1) get their numbers.
 ADD_FRONT_MATTER = r"""(cover) => {
   const article = document.querySelector('.bd-article, article, main') || document.body;
-  const chapters = [...article.querySelectorAll('h1')];
   const el = (tag, text, cls) => { const e = document.createElement(tag); if (text) e.textContent = text; if (cls) e.className = cls; return e; };
+  const headingAfter = (anchor) => {
+    for (let n = anchor.nextElementSibling; n; n = n.nextElementSibling) {
+      if (/^H[1-6]$/.test(n.tagName)) return n;
+      const inner = n.querySelector('h1, h2, h3');
+      if (inner) return inner;
+    }
+    return null;
+  };
+  // singlehtml marks where each document starts (<span id="document-book/cohort">); its first heading
+  // is the chapter title, already numbered by Sphinx where the toc numbers it. Elsewhere: the h1s, numbered here.
+  const anchors = [...article.querySelectorAll('[id^="document-"]')];
+  let chapters = anchors.map(a => ({id: a.id, heading: headingAfter(a), number: ''})).filter(c => c.heading);
+  if (!chapters.length) {
+    chapters = [...article.querySelectorAll('h1')].map((h, i) => {
+      if (!h.id) h.id = `pdf-chapter-${i + 1}`;
+      h.prepend(el('span', `${i + 1}`, 'pdf-num'));
+      return {id: h.id, heading: h, number: `${i + 1}`};
+    });
+  }
   const front = el('section'); front.id = 'pdf-cover';
   front.append(el('h1', cover.title));
   for (const line of [`Built ${cover.built}`, `analysis package version ${cover.version}`, cover.cohort]) front.append(el('p', line));
@@ -112,18 +130,19 @@ ADD_FRONT_MATTER = r"""(cover) => {
   const contents = el('nav'); contents.id = 'pdf-contents';
   contents.append(el('h2', 'Contents'));
   const list = el('ol');
-  const titles = [];
-  chapters.forEach((h, i) => {
-    const title = h.textContent.replace(/[¶#]\s*$/, '').trim();
-    titles.push(`${i + 1} ${title}`);
-    h.prepend(el('span', `${i + 1}`, 'pdf-num'));
+  for (const c of chapters) {
+    const title = [...c.heading.childNodes].filter(n => !(n.classList && (n.classList.contains('headerlink') || n.classList.contains('pdf-num'))))
+      .map(n => n.textContent).join('').trim();
     const item = el('li');
-    item.append(el('span', `${i + 1}`, 'pdf-num'), el('span', title), el('span', '', 'pdf-dots'), el('span', '   ', 'pdf-page'));
+    if (c.number) item.append(el('span', c.number, 'pdf-num'));
+    // A link: the contents are clickable, and Chromium writes a named destination only for a link's target.
+    const link = el('a', title); link.href = `#${c.id}`;
+    item.append(link, el('span', '', 'pdf-dots'), el('span', '\u2007\u2007\u2007', 'pdf-page'));
     list.append(item);
-  });
+  }
   contents.append(list);
   article.prepend(front, contents);
-  return titles;
+  return chapters.map(c => c.id);
 }"""
 SET_PAGE_NUMBERS = r"""(pages) => {
   document.querySelectorAll('#pdf-contents .pdf-page').forEach((cell, i) => {
@@ -177,20 +196,37 @@ def cover_for(cohort: Path | None, today: datetime.date | None = None) -> Cover:
     return Cover(book_title(), built, __version__, source, disclaimer)
 
 
-def chapter_pages(pdf_file: Path, titles: list[str], skip: int = 2) -> list[int | None]:
-    """The page (1-based) on which each numbered chapter title first appears after the first ``skip``
-    pages (cover, contents), from ``pdftotext``; None for a title it cannot find or without poppler."""
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        return [None] * len(titles)
-    text = subprocess.run([tool, str(pdf_file), "-"], capture_output=True, text=True, check=False).stdout
-    pages = [re.sub(r"\s+", " ", page) for page in text.split("\f")]
-    found, start = [], skip
-    for title in titles:
-        key = re.sub(r"\s+", " ", title)[:40].strip()
-        page = next((i for i in range(start, len(pages)) if key in pages[i]), None)
-        found.append(None if page is None else page + 1)
-        start = page if page is not None else start  # chapters come in order
+def destination_pages(pdf_file: Path) -> dict[str, int]:
+    """Named destination -> page (1-based) of a PDF written by Chromium, which names a destination
+    after every element id of the page. Its objects are uncompressed: the catalog's /Dests dictionary
+    maps /name to [page-object 0 R /XYZ ...], and the /Pages tree gives the pages' order."""
+    data = Path(pdf_file).read_bytes()
+    objects = {int(m.group(1)): m.group(2) for m in re.finditer(rb"(?m)^(\d+) 0 obj\s*(.*?)endobj", data, re.S)}
+    catalog = next((body for body in objects.values() if re.search(rb"/Type\s*/Catalog", body)), b"")
+
+    def ref(key: bytes, body: bytes) -> int | None:
+        match = re.search(rb"/" + key + rb"\s+(\d+) 0 R", body)
+        return int(match.group(1)) if match else None
+
+    order: list[int] = []
+
+    def walk(number: int | None) -> None:
+        body = objects.get(number, b"") if number is not None else b""
+        kids = re.search(rb"/Kids\s*\[([^\]]*)\]", body)
+        if kids and re.search(rb"/Type\s*/Pages", body):
+            for kid in re.findall(rb"(\d+) 0 R", kids.group(1)):
+                walk(int(kid))
+        elif body:
+            order.append(number)
+
+    walk(ref(b"Pages", catalog))
+    page_of = {number: index + 1 for index, number in enumerate(order)}
+    dests = objects.get(ref(b"Dests", catalog), b"")
+    found = {}
+    for name, page in re.findall(rb"/([^\s\[\]/<>()]+)\s*\[\s*(\d+) 0 R", dests):
+        text = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name).decode("utf-8", "replace")
+        if int(page) in page_of:
+            found.setdefault(text, page_of[int(page)])
     return found
 
 
@@ -301,9 +337,10 @@ def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None) ->
                 )
 
             if cover is not None:
-                titles = page.evaluate(ADD_FRONT_MATTER, asdict(cover))
+                ids = page.evaluate(ADD_FRONT_MATTER, asdict(cover))
                 print_once()
-                found = chapter_pages(partial, titles, skip=_front_pages(partial, titles))
+                where = destination_pages(partial)
+                found = [where.get(i) for i in ids]
                 if any(found):
                     page.evaluate(SET_PAGE_NUMBERS, json.loads(json.dumps(found)))
                     print_once()
@@ -313,18 +350,6 @@ def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None) ->
         finally:
             browser.close()
     return count_pdf_pages(pdf_file)
-
-
-def _front_pages(pdf_file: Path, titles: list[str]) -> int:
-    """Pages taken by the cover and the contents: the cover, then as many pages as the contents list
-    runs over (its last entry is the last title on a front page)."""
-    tool = shutil.which("pdftotext")
-    if tool is None or not titles:
-        return 2
-    text = subprocess.run([tool, str(pdf_file), "-"], capture_output=True, text=True, check=False).stdout
-    pages = [re.sub(r"\s+", " ", p) for p in text.split("\f")]
-    last = re.sub(r"\s+", " ", titles[-1])[:40].strip()
-    return next((i + 1 for i in range(1, len(pages)) if last in pages[i]), 2)
 
 
 def count_pdf_pages(pdf_file: Path) -> int:
