@@ -218,8 +218,8 @@ def test_alternating_cohorts_in_one_folder_always_give_a_clean_builds_figures(bo
         quiet_build(book, tmp_path / f"clean_{name}")
         clean[name] = results_of(tmp_path / f"clean_{name}")
     assert clean["first"] != clean["second"]
-    shared = tmp_path / "shared"
+    one_folder = tmp_path / "alternating"
     for name, text in (("first", first), ("second", second), ("first", first), ("second", second)):
         cohort.write_text(text)
-        quiet_build(book, shared)
-        assert results_of(shared) == clean[name], name
+        quiet_build(book, one_folder)
+        assert results_of(one_folder) == clean[name], name
