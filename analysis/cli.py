@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "build": ("analysis.build.runner", "execute the chapters with papermill and render the HTML book"),
     "validate": ("analysis.cohort.load", "check a cohort file against the schema and summarise it"),
+    "map": ("analysis.cohort.draft", "draft a mapping file (column names, labels, dates) from an export"),
     "synth": ("analysis.cohort.synth.generator", "write the calibrated synthetic cohort (deterministic)"),
     "pdf": ("analysis.build.pdf", "print the whole book to one PDF (headless system Chromium, offline)"),
     "stats": ("analysis.stats.spec", "run an analysis spec on a CSV and write R-shaped JSON"),

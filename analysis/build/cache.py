@@ -1,7 +1,7 @@
 """What makes a chapter's last run still valid: content hashes, and the staged copy of the book.
 
 A chapter is re-executed only when the hash of its source, its parameters, the ``analysis``
-package, the book's data files, the cohort file or the library versions changes.
+package, the book's data files, the cohort file, the mapping file or the library versions changes.
 """
 
 from __future__ import annotations
@@ -54,9 +54,12 @@ def chapter_hash(chapter: Chapter, params: dict, root: Path, env_fingerprint: st
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     data_files = [p for p in (root / "data").glob("*.yaml")] if (root / "data").exists() else []
     _hash_files(h, data_files, root)
-    cohort = params.get("cohort")
-    if cohort and Path(str(cohort)).is_file():
-        h.update(Path(str(cohort)).read_bytes())
+    # the input files by their bytes: the same path may hold another export, or another mapping of it
+    for name in ("cohort", "mapping"):
+        given = params.get(name)
+        h.update(f"{name}\0".encode())
+        if given and Path(str(given)).is_file():
+            h.update(Path(str(given)).read_bytes())
     return h.hexdigest()
 
 

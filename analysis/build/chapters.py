@@ -17,12 +17,34 @@ from pathlib import Path
 import yaml
 
 
-# Parameters the build fills in itself; a chapter may declare them.
-BUILD_PARAMETERS = ("cohort", "results_path")
+# Parameters the build fills in itself, from its options (--cohort, --mapping, --sheet) or its own
+# folders; a chapter may declare them, and they are never listed as parameters to set with -p.
+BUILD_PARAMETERS = ("cohort", "results_path", "mapping", "sheet")
+# The option that sets each build parameter, for the message refusing it with -p.
+BUILD_OPTIONS = {"cohort": "--cohort FILE", "mapping": "--mapping FILE.yaml", "sheet": "--sheet NAME"}
+# The study parameters (analysis.cohort.study_window): dates, checked for their order together.
+STUDY_DATES = ("cutoff_date", "abc_from", "abc_to")
+
+
+def _is_iso_date(value: object) -> bool:
+    import datetime as dt
+    import re
+
+    text = str(value)
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 # What a parameter's value must be beyond its type, checked before any chapter runs (a bad value
 # must not be found by the sixteenth chapter): name -> (test, what the value must be)
 PARAMETER_RULES = {
     "min_cell": (lambda value: value >= 0, "a whole number, 0 (no suppression) or more"),
+    **{name: (_is_iso_date, "a date written YYYY-MM-DD (e.g. 2017-12-31)") for name in STUDY_DATES},
 }
 
 
@@ -180,7 +202,24 @@ def resolve_parameters(
                 if name in PARAMETER_RULES and not PARAMETER_RULES[name][0](params[name]):
                     raise BuildError(f"parameter {name!r}: must be {PARAMETER_RULES[name][1]}, got {value!r}")
         per_chapter[chapter.docname] = params
+    check_study_dates(given)
     return per_chapter
+
+
+def check_study_dates(given: dict[str, str]) -> None:
+    """The study dates' order (window inside, ending on or before the cut-off), before any chapter runs."""
+    dates = {name: given.get(name) for name in STUDY_DATES}
+    if not any(dates.values()):
+        return
+    for name, value in dates.items():
+        if value is not None and not _is_iso_date(value):
+            raise BuildError(f"parameter {name!r}: must be {PARAMETER_RULES[name][1]}, got {value!r}")
+    from analysis.cohort import StudyParameters
+
+    try:
+        StudyParameters.of(**dates)
+    except ValueError as exc:
+        raise BuildError(f"study parameters: {exc}") from None
 
 
 def default_cohort(chapters: list[Chapter], declared: dict[str, dict[str, dict]]) -> Path:

@@ -7,7 +7,9 @@ The pipeline (``python -m analysis build``):
 2. Check the parameters: each chapter declares its own in a cell tagged ``parameters``. A name
    that no chapter declares is refused. Values given on the command line are converted with the
    type of the declared default (never parsed as YAML: ``1e-3`` stays a float, ``no`` a string).
-3. Validate the cohort file (when a chapter takes a ``cohort`` parameter) before anything runs.
+3. Validate the cohort file (when a chapter takes a ``cohort`` parameter) before anything runs, read
+   with the mapping file (``--mapping``) and the sheet (``--sheet``) when given, and apply the study
+   parameters (``-p cutoff_date``, ``-p abc_from``, ``-p abc_to``): their counts go to the build log.
 4. Execute each chapter with papermill into a staging folder, unless a content hash of its
    source, its parameters, the ``analysis`` package, the input data and the library versions is
    unchanged since the last successful run (``--force`` re-executes). Failures of all chapters
@@ -39,7 +41,8 @@ from typing import Callable
 
 from analysis.build.cache import chapter_hash, environment_fingerprint, stage_static
 from analysis.build.chapters import (
-    BUILD_PARAMETERS, BuildError, cached_declared_parameters, default_cohort, find_chapters, resolve_parameters,
+    BUILD_OPTIONS, BUILD_PARAMETERS, STUDY_DATES, BuildError, cached_declared_parameters, default_cohort,
+    find_chapters, resolve_parameters,
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.output import claim, locked, publish, published_book
@@ -56,26 +59,45 @@ class BuildResult:
 
 
 # --------------------------------------------------------------------------- the build
-def validate_input(cohort: Path, log: Callable[[str], None]) -> None:
-    """Stop before any chapter runs when the cohort file has problems (all listed)."""
-    from analysis.cohort import validate_cohort
+def validate_input(cohort: Path, log: Callable[[str], None], *, mapping: Path | None = None,
+                   sheet: str | None = None, study: dict[str, str] | None = None) -> list[str]:
+    """Stop before any chapter runs when the cohort file (or the mapping) has problems (all listed).
 
-    report = validate_cohort(cohort)
-    if not report.ok:
-        raise BuildError(report.format())
-    for warning in getattr(report, "warnings", []):
-        log(f"warning: {warning}")
+    Returns the lines logged: the file's warnings and what the study parameters changed.
+    """
+    from analysis.cohort import CohortValidationError, MappingError, load_cohort
+
+    try:
+        loaded = load_cohort(cohort, sheet=sheet, mapping=mapping, **(study or {}))
+    except (CohortValidationError, MappingError) as exc:
+        raise BuildError(str(exc)) from None
+    except ValueError as exc:  # study dates; already checked by resolve_parameters, never a traceback
+        raise BuildError(f"study parameters: {exc}") from None
+    lines = [f"warning: {warning}" for warning in loaded.warnings]
+    lines += [f"study: {line}" for line in (loaded.study.lines() if loaded.study else [])]
+    for line in lines:
+        log(line)
+    return lines
 
 
-def validate_once(cohort: Path, state: Path, env_fp: str, log: Callable[[str], None]) -> None:
-    """Validate the cohort unless this very file already passed with this very package code."""
-    digest = hashlib.sha256(cohort.read_bytes() + env_fp.encode()).hexdigest()
+def validate_once(cohort: Path, state: Path, env_fp: str, log: Callable[[str], None], *,
+                  mapping: Path | None = None, sheet: str | None = None, study: dict[str, str] | None = None) -> None:
+    """Validate the cohort unless this very file already passed with this very package code, mapping,
+    sheet and study parameters; a skipped validation logs what it logged the last time."""
+    h = hashlib.sha256(cohort.read_bytes() + env_fp.encode())
+    h.update(b"\0" + (mapping.read_bytes() if mapping is not None else b"-"))
+    h.update(f"\0{sheet!r}\0{sorted((study or {}).items())!r}".encode())
+    digest = h.hexdigest()
     stamp = state / "cohort.validated"
-    if stamp.exists() and stamp.read_text() == digest:
-        return
+    if stamp.exists():
+        saved = stamp.read_text().split("\n")
+        if saved[0] == digest:
+            for line in saved[1:]:
+                log(line)
+            return
     stamp.unlink(missing_ok=True)
-    validate_input(cohort, log)
-    stamp.write_text(digest)
+    lines = validate_input(cohort, log, mapping=mapping, sheet=sheet, study=study)
+    stamp.write_text("\n".join([digest, *lines]))
 
 
 def build_book(
@@ -84,6 +106,8 @@ def build_book(
     cohort: Path | None = None,
     params: dict[str, str] | None = None,
     force: bool = False,
+    mapping: Path | None = None,
+    sheet: str | None = None,
     jobs: int | None = None,
     kernel: str = "python3",
     builder: str = "html",
@@ -93,17 +117,19 @@ def build_book(
     """Execute every chapter that needs it and render the book; raise BuildError on failure.
 
     ``out`` must be new, empty or made by this tool, and is locked for the build (output.py); the
-    book and ``results.json`` there change only when the whole build succeeded.
+    book and ``results.json`` there change only when the whole build succeeded. ``mapping`` (a mapping
+    file) and ``sheet`` say how to read the cohort file; chapters declaring them receive them.
     """
     root = Path(root).resolve()
     out = Path(out).resolve() if out else (default_out() if root == PROJECT_ROOT.resolve() else root / "_build")
     claim(out)
     with locked(out):
-        return _build(root, out, cohort, params, force, jobs, kernel, builder, validate, log)
+        return _build(root, out, cohort, params, force, jobs, kernel, builder, validate, log, mapping, sheet)
 
 
 def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | None, force: bool,
-           jobs: int | None, kernel: str, builder: str, validate: bool, log: Callable[[str], None]) -> BuildResult:
+           jobs: int | None, kernel: str, builder: str, validate: bool, log: Callable[[str], None],
+           mapping: Path | None = None, sheet: str | None = None) -> BuildResult:
     stage, state, results_dir = out / "stage", out / "state", out / "results"
     for folder in (stage, state, results_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -114,11 +140,19 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     given = dict(params or {})
     for name in BUILD_PARAMETERS:
         if name in given:
-            how = "give the file with --cohort FILE" if name == "cohort" else "the build chooses it"
+            how = f"give it with {BUILD_OPTIONS[name]}" if name in BUILD_OPTIONS else "the build chooses it"
             raise BuildError(f"{name!r} is not a chapter parameter to set with -p: {how}")
     resolve_parameters(chapters, given, declared)  # every -p value checked before the cohort is read
+    study = {name: given[name] for name in STUDY_DATES if name in given}
     if cohort is not None:
         given["cohort"] = str(cohort)
+    if mapping is not None:
+        mapping = Path(mapping).resolve()
+        if not mapping.is_file():
+            raise BuildError(f"mapping file not found: {mapping}")
+        given["mapping"] = str(mapping)
+    if sheet is not None:
+        given["sheet"] = sheet
     takes_cohort = any("cohort" in d for d in declared.values())
     if takes_cohort:
         cohort_path = Path(given["cohort"]) if "cohort" in given else default_cohort(chapters, declared)
@@ -127,7 +161,7 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
             raise BuildError(f"cohort file not found: {cohort_path}")
         given["cohort"] = str(cohort_path)
         if validate:
-            validate_once(cohort_path, state, env_fp, log)
+            validate_once(cohort_path, state, env_fp, log, mapping=mapping, sheet=sheet, study=study)
     per_chapter = resolve_parameters(chapters, given, declared)
 
     stage_changed = stage_static(root, stage, chapters, state / "staged.txt")
@@ -245,8 +279,16 @@ def _previous_book(out: Path, builder: str) -> str:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cohort", type=Path, help="cohort file (CSV, XLSX or Parquet); "
                         "default: the bundled synthetic cohort, data/synthetic_cohort.csv")
+    parser.add_argument("--mapping", type=Path, metavar="FILE.yaml", default=None,
+                        help="how to read the cohort file: column names, labels, flags, date formats, header "
+                             "row, sheet (python -m analysis map FILE drafts one); the file is never changed")
+    parser.add_argument("--sheet", metavar="NAME", default=None,
+                        help="the sheet of an .xlsx cohort to read (needed when several sheets have values)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="set a chapter parameter (repeatable)")
+                        metavar=("NAME", "VALUE"),
+                        help="set a chapter parameter (repeatable), e.g. -p min_cell 5, -p cutoff_date 2017-12-31 "
+                             "(later events censored at it), -p abc_from 2002-10-01 -p abc_to 2017-12-31 (the "
+                             "window of ABC diagnosis dates)")
     parser.add_argument("--out", type=Path, help="output folder (default: _build)")
     parser.add_argument("--force", action="store_true", help="re-execute every chapter")
     # another book, and no cohort check: for the build's own tests on a fixture book
@@ -271,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
             result = build_book(
                 root=args.root, out=out, cohort=args.cohort, params=params, force=args.force,
                 jobs=args.jobs, builder=args.builder, validate=args.validate,
+                mapping=args.mapping, sheet=args.sheet,
             )
     except BuildError as exc:
         print(f"\nbuild failed: {exc}", file=sys.stderr)

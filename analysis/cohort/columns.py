@@ -76,11 +76,35 @@ def check_header(raw: RawTable, schema: Schema, check: Checker) -> dict[str, int
             hint = lower_known.get(clean.lower().replace(" ", "_"))
             expected = f"'{hint}' (names are case-sensitive)" if hint else "only the columns of the data dictionary"
             check.add("warning", "unknown_column", clean, "unknown column; it is ignored", expected)
-    for name in schema.required_columns:
-        if name not in positions:
-            check.add("error", "missing_column", name, "required column is missing from the header",
-                      "a column named exactly '" + name + "'")
+    squashed = {_squash(h): h.strip() for h in raw.header if h and h.strip() and h.strip() not in known}
+    missing = [name for name in schema.required_columns if name not in positions]
+    for name in missing:
+        own = squashed.get(_squash(name))
+        hint = (f" (the header has '{quoted_text(own)}': read it as {name} with a mapping file, "
+                f"columns: {{{own}: {name}}}; python -m analysis map FILE drafts one)") if own else ""
+        check.add("error", "missing_column", name, "required column is missing from the header",
+                  "a column named exactly '" + name + "'" + hint)
+    if missing:
+        _header_further_down(raw, schema, len(positions), check)
     return positions
+
+
+def _squash(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _header_further_down(raw: RawTable, schema: Schema, found: int, check: Checker) -> None:
+    """A title row above the header: say which row holds more of the column names (a mapping's header_row)."""
+    known = {_squash(n) for n in schema.names}
+    word = check.report.row_word
+    for row in raw.cells.index[:30]:
+        hits = sum(isinstance(v, str) and _squash(v) in known for v in raw.cells.loc[row])
+        if hits >= max(3, found + 1):
+            check.add("error", "header_not_first", None,
+                      f"the header was read from {word} {raw.header_row}, but {word} {row} holds {hits} of the "
+                      "column names", f"the column names on the first {word}, or a mapping file with "
+                      f"header_row: {row} (python -m analysis map FILE drafts one)")
+            return
 
 
 def cohort_cells(raw: RawTable, schema: Schema, check: Checker,

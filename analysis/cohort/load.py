@@ -67,6 +67,10 @@ class Cohort:
     study: StudyChanges | None = None
     mapping: Path | None = None
 
+    def __fspath__(self) -> str:
+        # a Cohort stands for its file where a page names the file (Path(cohort).name)
+        return str(self.source)
+
     def study_note(self) -> str:
         """What the study parameters changed, as a paragraph for the cohort page ("" when none were given)."""
         return self.study.note() if self.study is not None else ""

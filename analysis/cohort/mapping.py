@@ -201,6 +201,8 @@ def _check_values(values, schema: Schema, mapping: Mapping, problems: list[str])
             problems.append(f"values: '{column}' is a {spec.type} column; labels are mapped only for "
                             "category and 0/1 columns (flags: for every 0/1 column, dates: for dates)")
             continue
+        if labels is None:  # only commented-out labels (a draft's unknowns): nothing to map
+            continue
         if not isinstance(labels, dict):
             problems.append(f"values: {column}: expected 'your label: schema value' pairs")
             continue
