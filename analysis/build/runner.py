@@ -134,14 +134,14 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     for folder in (stage, state, results_dir):
         folder.mkdir(parents=True, exist_ok=True)
 
-    chapters = find_chapters(root)
-    declared = {c.docname: cached_declared_parameters(c, state) for c in chapters}
-    env_fp = environment_fingerprint()
     given = dict(params or {})
-    for name in BUILD_PARAMETERS:
+    for name in BUILD_PARAMETERS:  # before the chapters are inspected: refused at once
         if name in given:
             how = f"give it with {BUILD_OPTIONS[name]}" if name in BUILD_OPTIONS else "the build chooses it"
             raise BuildError(f"{name!r} is not a chapter parameter to set with -p: {how}")
+    chapters = find_chapters(root)
+    declared = {c.docname: cached_declared_parameters(c, state) for c in chapters}
+    env_fp = environment_fingerprint()
     resolve_parameters(chapters, given, declared)  # every -p value checked before the cohort is read
     study = {name: given[name] for name in STUDY_DATES if name in given}
     if cohort is not None:
