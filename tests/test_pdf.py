@@ -114,3 +114,28 @@ def test_cover_names_the_users_file():
     cover = cover_for(Path("/data/hospital/my_cohort.xlsx"))
     assert "my_cohort.xlsx" in cover.cohort and "/data/hospital" not in cover.cohort
     assert "synthetic" not in cover.cohort
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdftotext") is None, reason="poppler's pdftotext not installed")
+def test_student_edition_has_no_solutions_and_the_teachers_has_them_in_an_appendix(tmp_path):
+    def chapter(title, n):
+        return (f'<section><h1>{title}</h1><div class="exercise admonition"><p>Exercise {n}: count the deaths.</p>'
+                f'</div><div class="solution dropdown admonition"><p class="admonition-title">Solution to '
+                f'Exercise {n}</p><details><summary>show</summary><p>ANSWER{n} is seven.</p></details></div>'
+                '<p>More of the chapter.</p></section>')
+
+    body = f'<main><article class="bd-article">{chapter("Censoring", 1)}{chapter("Kaplan-Meier", 2)}</article></main>'
+    index = scratch_singlehtml(tmp_path / "singlehtml", body, mathjax=False)
+    student, teacher = tmp_path / "student.pdf", tmp_path / "teacher.pdf"
+    print_to_pdf(index, student, edition="student")
+    print_to_pdf(index, teacher, edition="teacher")
+    student_text = " ".join(" ".join(pdf_text(student)).split())
+    assert "Exercise 1: count the deaths" in student_text
+    assert "ANSWER" not in student_text and "Solution to" not in student_text
+    teacher_text = " ".join(" ".join(pdf_text(teacher)).split())
+    appendix = teacher_text.index("Appendix: solutions to the exercises")
+    assert teacher_text.index("More of the chapter") < appendix  # the chapters come first, whole
+    tail = teacher_text[appendix:]
+    assert tail.index("Censoring") < tail.index("ANSWER1") < tail.index("Kaplan-Meier") < tail.index("ANSWER2")
+    with pytest.raises(PdfError, match="unknown edition"):
+        print_to_pdf(index, tmp_path / "x.pdf", edition="draft")

@@ -84,6 +84,46 @@ PRINT_CSS = """
   .pdf-num { margin-right: 0.5em; }
 }
 """
+# Editions: the reader's (and student's) PDF leaves the exercises' solutions out; the teacher's
+# gathers them, opened, in an appendix after the book, each under its chapter's name. The HTML keeps
+# its dropdowns either way.
+EDITIONS = ("student", "teacher")
+ARRANGE_SOLUTIONS = r"""(edition) => {
+  const article = document.querySelector('.bd-article, article, main') || document.body;
+  const solutions = [...document.querySelectorAll('.solution')];
+  if (edition === 'student') { solutions.forEach(s => s.remove()); return solutions.length; }
+  if (!solutions.length) return 0;
+  const chapterOf = (el) => {
+    for (let n = el; n && n !== article; n = n.parentElement) {
+      const h = n.tagName === 'SECTION' && n.querySelector(':scope > h1');
+      if (h) return h.textContent.replace('#', '').trim();
+    }
+    return '';
+  };
+  const appendix = document.createElement('section');
+  appendix.id = 'pdf-solutions';
+  const title = document.createElement('h1');
+  title.textContent = 'Appendix: solutions to the exercises';
+  appendix.append(title);
+  let current = null;
+  for (const s of solutions) {
+    const chapter = chapterOf(s);
+    if (chapter !== current) {
+      const h = document.createElement('h2'); h.textContent = chapter; appendix.append(h); current = chapter;
+    }
+    s.querySelectorAll('details').forEach(d => { d.open = true; });
+    appendix.append(s);
+  }
+  article.append(appendix);
+  return solutions.length;
+}"""
+SOLUTIONS_CSS = """
+@media print {
+  #pdf-solutions { break-before: page; }
+  #pdf-solutions .solution > *, #pdf-solutions .toggle-hidden { display: block !important; visibility: visible !important; }
+  #pdf-solutions .toggle-button, #pdf-solutions button.toggle-button { display: none !important; }
+}
+"""
 # Break opportunities (<wbr>) after the dots, underscores and slashes of long unspaced tokens in table
 # cells, so that an id such as outcomes.os_from_cns.B.median wraps between its parts.
 MARK_BREAKS = r"""() => {
@@ -285,11 +325,12 @@ def wait_until_rendered(page) -> None:
         page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
 
 
-def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None) -> int:
+def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None, edition: str | None = None) -> int:
     """Print the single-page book whose ``index.html`` is ``html_file`` to ``pdf_file``; return its page count.
 
     With ``cover``, a cover page and a numbered contents list with page numbers come first (two
-    prints, see the module's docstring). Raises PdfError when a request leaves the machine, a local file fails to load, an image is broken
+    prints, see the module's docstring). ``edition``: "student" leaves the exercises' solutions out,
+    "teacher" moves them into an appendix; None prints the page as it is. Raises PdfError when a request leaves the machine, a local file fails to load, an image is broken
     or a formula is left untypeset.
     """
     from playwright.sync_api import sync_playwright
@@ -326,6 +367,11 @@ def print_to_pdf(html_file: Path, pdf_file: Path, cover: Cover | None = None) ->
             problems += [f"image did not load: {src}" for src in broken]
             if problems:
                 raise PdfError(f"{source} did not render offline:\n  " + "\n  ".join(problems))
+            if edition is not None:
+                if edition not in EDITIONS:
+                    raise PdfError(f"unknown edition {edition!r}; expected one of {', '.join(EDITIONS)}")
+                page.add_style_tag(content=SOLUTIONS_CSS)
+                page.evaluate(ARRANGE_SOLUTIONS, edition)
             page.evaluate(MARK_BREAKS)
             pdf_file.parent.mkdir(parents=True, exist_ok=True)
             partial = pdf_file.with_suffix(".partial.pdf")
@@ -363,15 +409,18 @@ def export_pdf(
     pdf: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Build the single-page HTML book into ``out`` (default ``_build``) and print it to ``pdf``
-    (default ``<out>/book.pdf``)."""
+    """Build the single-page HTML book into ``out`` (default ``_build``) and print it twice: the
+    reader's and student's edition to ``pdf`` (default ``<out>/book.pdf``), without the exercises'
+    solutions, and the teacher's edition beside it (``book-teacher.pdf``), solutions in an appendix."""
     out = Path(out).resolve() if out else default_out()
     pdf = Path(pdf).resolve() if pdf else out / "book.pdf"
+    teacher = pdf.with_name(f"{pdf.stem}-teacher{pdf.suffix}")
     chromium_path()  # fail before a long build when there is no browser
     result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log)
-    started = time.perf_counter()
-    pages = print_to_pdf(result.html_index, pdf, cover=cover_for(cohort))
-    log(f"printed {pages} pages in {time.perf_counter() - started:.1f} s")
+    for edition, target in (("student", pdf), ("teacher", teacher)):
+        started = time.perf_counter()
+        pages = print_to_pdf(result.html_index, target, cover=cover_for(cohort), edition=edition)
+        log(f"printed the {edition} edition, {pages} pages, in {time.perf_counter() - started:.1f} s: {target}")
     return pdf
 
 
@@ -389,6 +438,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\npdf failed: {exc}", file=sys.stderr)
         return 1
     print(f"pdf:     {pdf}")
+    print(f"teacher: {pdf.with_name(f'{pdf.stem}-teacher{pdf.suffix}')}")
     return 0
 
 
