@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from analysis.pages import plots
+from analysis.stats import aggregate_km
 from analysis.stats.nonparametric import KaplanMeier
 
 from conftest import REFERENCE  # noqa: E402  (tests/reference, defined once)
@@ -175,24 +176,28 @@ def test_km_risk_table_cells_sit_at_the_tick_times_under_the_curves(small_table,
         assert plots.contrast_ratio(colour) >= plots.TEXT_CONTRAST
 
 
-def test_km_min_cell_masks_small_counts_but_not_zero(small_table):
-    risk = pd.DataFrame({"group": ["A"] * 4 + ["B"] * 4, "time": [0.0, 2.0, 4.0, 6.0] * 2,
-                         "n_risk": [10, 5, 4, 0, 8, 1, 0, 0]})
-    cells = risk_cells(plots.km_plot(small_table, risk, min_cell=5))
-    assert cells[("A", 0.0)] == "10"
-    assert cells[("A", 2.0)] == "5"  # min_cell itself is shown
-    assert cells[("A", 4.0)] == "<5"
-    assert cells[("B", 2.0)] == "<5"
-    assert cells[("A", 6.0)] == "0" and cells[("B", 4.0)] == "0"
-    # Without masking every count is shown as is.
-    assert risk_cells(plots.km_plot(small_table, risk))[("B", 2.0)] == "1"
+def test_km_min_cell_recounts_from_grouped_data_and_masks_small_counts_but_not_zero(small_table):
+    risk = pd.DataFrame({"group": ["A"] * 5 + ["B"] * 5, "time": [0.0, 2.0, 4.0, 6.0, 8.0] * 2,
+                         "n_risk": [99] * 10, "n_events": [99] * 10})
+    # One-day periods: B's 7 deaths (days 2, 5, 7) make one period of 7 ending on day 7; A's 3
+    # deaths are too few for a step, so A keeps its own days in the counts and is not drawn.
+    fig = plots.km_plot(small_table, risk, min_cell=5, period=1.0, risk_columns=("n_risk", "n_events"))
+    cells = risk_cells(fig)
+    assert [cells[("A", t)] for t in (0.0, 2.0, 4.0, 6.0, 8.0)] == ["10 (0)", "9 (<5)", "7 (<5)", "5 (<5)",
+                                                                 "0 (<5)"]
+    assert [cells[("B", t)] for t in (0.0, 2.0, 4.0, 6.0, 8.0)] == ["8 (0)"] * 4 + ["0 (7)"]
+    assert len(by_gid(fig, "km-curve-A")[0].get_xdata()) <= 1
+    assert list(by_gid(fig, "km-curve-B")[0].get_ydata()) == [1.0, 0.125]  # one drop of 7 of 8, on day 7
+    assert list(by_gid(fig, "km-curve-B")[0].get_xdata()) == [0.0, 7.0]
+    # Without masking the given counts are printed as they are.
+    assert risk_cells(plots.km_plot(small_table, risk))[("B", 2.0)] == "99"
 
 
-def test_km_risk_table_can_show_cumulative_events_masked_too(small_table, small_risk):
-    cells = risk_cells(plots.km_plot(small_table, small_risk, min_cell=3, risk_columns=("n_risk", "n_events")))
+def test_km_risk_table_can_show_cumulative_events(small_table, small_risk):
+    cells = risk_cells(plots.km_plot(small_table, small_risk, risk_columns=("n_risk", "n_events")))
     assert cells[("A", 6.0)] == "5 (3)"
-    assert cells[("A", 3.0)] == "9 (<3)"
-    assert cells[("B", 6.0)] == "<3 (6)"
+    assert cells[("A", 3.0)] == "9 (1)"
+    assert cells[("B", 6.0)] == "1 (6)"
 
 
 def test_km_groups_differ_in_line_style_and_colour_not_colour_alone():
@@ -284,7 +289,10 @@ def test_km_plot_on_lung_with_kaplan_meier_tables(lung, tmp_path):
     risk = km.risk_table([0, 250, 500, 750, 1000])
     fig = plots.km_plot(km.table_, risk, xlabel="Days since enrolment", min_cell=5)
     cells = risk_cells(fig)
-    for r in risk.itertuples():
+    # Under disclosure control the counts are those of the grouped data (see test_km_disclosure).
+    grouped = aggregate_km(km.table_, 5, plots.DAYS_PER_UNIT["months"]).km.risk_table(risk["time"].unique())
+    assert not grouped["n_risk"].equals(risk["n_risk"])
+    for r in grouped.itertuples():
         expected = "<5" if 0 < r.n_risk < 5 else str(r.n_risk)
         assert cells[(r.group, r.time)] == expected
     fig.savefig(tmp_path / "km.png")

@@ -1,10 +1,14 @@
 """Kaplan-Meier curves with pointwise bands, censor marks, a legend, median marks and a numbers-at-risk table.
 
-Drawn from ``KaplanMeier.table_`` and ``KaplanMeier.risk_table()``; nothing is recomputed.
+Drawn from ``KaplanMeier.table_`` and ``KaplanMeier.risk_table()``; nothing is recomputed, except
+under disclosure control (``min_cell`` > 0): then the curves, bands, medians and numbers at risk are
+all recomputed by :func:`analysis.stats.aggregate_km` from events and censorings grouped into periods
+of at least ``min_cell`` events, so that no step of a curve shows fewer.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,7 +17,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.stats import require_columns
+from analysis.stats import AggregatedKM, aggregate_km, require_columns
 from analysis.pages.format import p_prose
 from analysis.pages.small_cells import mask_count
 from analysis.pages.plots.style import (
@@ -21,6 +25,46 @@ from analysis.pages.plots.style import (
     MIN_TICK_GAP,
     _group_order, _new_figure, _style, _text_colour,
 )
+
+
+def disclosure_note(disclosure: AggregatedKM, width: int | None = 88) -> str:
+    """The sentences stating how a figure drawn under disclosure control was made (the figure's
+    note; captions and alt texts can use it too).
+
+    Parameters
+    ----------
+    disclosure : AggregatedKM
+        The :func:`analysis.stats.aggregate_km` result the figure was drawn from.
+    width : int or None
+        Wrap into lines of at most this many characters (88 fit a 6.4 in figure at 9 pt); None
+        gives one line.
+    """
+    k = disclosure.min_events
+    months = disclosure.period / DAYS_PER_UNIT["months"]
+    grid = "1-month" if abs(months - 1) < 1e-9 else f"{disclosure.period:g}-day"
+    text = (f"Disclosure control: events and censorings grouped into periods of at least {k} events "
+            f"({grid} grid) before the curves were computed, so each step is {k} or more events; "
+            f"numbers at risk and medians from the grouped data, counts 1\u2013{k - 1} shown as <{k}; "
+            "no censoring marks.")
+    if disclosure.withheld:
+        text += f" Groups with fewer than {k} events are not drawn."
+    return text if width is None else textwrap.fill(text, width)
+
+
+def _disclosed(table, risk_table, medians, min_cell: int, period: float | None, conf_type: str):
+    """``table``, ``risk_table`` (at its own times) and ``medians`` recomputed from the grouped data."""
+    disclosure = aggregate_km(table, min_cell, DAYS_PER_UNIT["months"] if period is None else period,
+                              conf_type=conf_type)
+    km = disclosure.km
+    if risk_table is not None:
+        risk_table = km.risk_table(np.sort(pd.unique(risk_table["time"].astype(float))))
+    if medians is not None:
+        # A median read off a curve that is not drawn, or of a group under k patients, would tell
+        # more than the figure does: withheld (no line).
+        medians = km.summary_.copy()
+        hidden = [str(g) in set(disclosure.withheld) | set(disclosure.small) for g in medians.index]
+        medians.loc[hidden, ["median", "median_lower", "median_upper"]] = np.nan
+    return disclosure, km.table_, risk_table, medians
 
 
 def _masked_count(count, min_cell: int) -> str:
@@ -111,6 +155,8 @@ def km_plot(
     paper: Mapping | None = None,
     risk_labels: Mapping | None = None,
     ax=None,
+    period: float | None = None,
+    conf_type: str = "log",
 ) -> Figure:
     """Kaplan-Meier step curves with pointwise bands, censor marks, a legend of the groups above the
     plot and an aligned numbers-at-risk table; optionally median lines, the log-rank p and the
@@ -138,7 +184,17 @@ def km_plot(
         Mark times with ``n_censor > 0`` by a '|' on the curve (at most MAX_CENSOR_MARKS per curve:
         the first censoring time in each equal slice of the axis).
     min_cell : int
-        Print counts 1..min_cell-1 as ``<min_cell`` (0 stays 0); 0 disables.
+        Disclosure control; 0 disables it. With k = ``min_cell`` > 0 the curves are recomputed
+        from events and censorings rounded up to periods holding at least k events
+        (:func:`analysis.stats.aggregate_km`): bands and medians come from the grouped curve,
+        the risk table is recounted from the grouped data at ``risk_table``'s times (its own counts
+        are not used) and printed with counts 1..k-1 as ``<k`` (0 stays 0), censor marks are
+        not drawn, a group with 1..k-1 events gets no curve and a group under k patients no
+        median; a note under the figure says so (gid ``"km-disclosure-note"``).
+    period : float, optional
+        Grid of the periods under disclosure control, in days (default one month).
+    conf_type : {"log", "log-log", "plain"}
+        Band of the grouped curve under disclosure control: pass the original fit's.
     risk_columns : sequence of str
         Risk-table columns printed per cell: ``("n_risk",)`` prints "62";
         ``("n_risk", "n_events")`` prints "62 (65)" (at risk, cumulative events).
@@ -174,11 +230,17 @@ def km_plot(
     if time_unit not in DAYS_PER_UNIT:
         raise ValueError(f"time_unit: expected one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
     min_cell = int(min_cell)
+    disclosure = None
+    if min_cell:
+        disclosure, table, risk_table, medians = _disclosed(table, risk_table, medians, min_cell, period,
+                                                            conf_type)
+        censor_marks = False  # one mark per censoring would show what the grouping hides
+    withheld = set(disclosure.withheld) if disclosure else set()
     scale = DAYS_PER_UNIT[time_unit]
     table = table.assign(group=table["group"].map(str), time=table["time"].astype(float) / scale)
     groups = _group_order(list(pd.unique(table["group"])), groups_order)
     labels = {str(k): str(v) for k, v in (labels or {}).items()}
-    names = {g: labels.get(g, g) for g in groups}
+    names = {g: labels.get(g, g) + (" (not drawn)" if g in withheld else "") for g in groups}
     row_names = {g: str((risk_labels or {}).get(g, names[g])) for g in groups}
 
     if risk_table is not None:
@@ -214,10 +276,12 @@ def km_plot(
     for position, group in enumerate(groups):
         colour, style = _style(position)
         rows = table[table["group"] == group]
+        if group in withheld:  # fewer than k events in all: no curve, only its legend entry
+            rows = rows.iloc[:0]
         points = _step_points(rows)
         ax.plot(points["time"], points["surv"], drawstyle="steps-post", color=colour, linestyle=style,
                 linewidth=1.8, gid=f"km-curve-{group}", label=names[group], solid_joinstyle="miter")
-        if ci:
+        if ci and group not in withheld:
             band_time, band_lower, band_upper = _band_steps(points)
             ax.fill_between(band_time, band_lower, band_upper, step="post", color=colour, alpha=CI_ALPHA,
                             linewidth=0, gid=f"km-ci-{group}")
@@ -256,6 +320,10 @@ def km_plot(
         ax.set_xticks(tick_times)
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{round(v, 6):g}"))
         _draw_risk_table(ax, ax_risk, risk_table, groups, row_names, min_cell, risk_columns, scale)
+    if disclosure is not None:
+        # A figure-level label: constrained layout makes room for it under everything else.
+        fig.supxlabel(disclosure_note(disclosure), x=0.01, ha="left", fontsize=KM_SMALL_FONT_SIZE - 2,
+                      multialignment="left", gid="km-disclosure-note")
     return fig
 
 

@@ -70,6 +70,10 @@ def survival_figure(km, logrank=None, *, paper: str | None = None, unit: str = "
     the bands cover each other; ask for them where one or two curves are compared). The x axis is
     in ``unit`` with breaks from :func:`unit_breaks`; the risk table prints at risk (cumulative
     events). Other keywords (xlabel, ylabel, min_cell, groups_order ...) go to :func:`km_plot`.
+
+    With ``min_cell`` = k > 0 the curves, medians and risk table are redrawn from events grouped
+    into periods of at least k on a one-month grid (see :func:`km_plot`), with the fit's own
+    confidence type for any band; the log-rank p and the paper's medians are drawn as without it.
     """
     table = km.table_
     groups = [str(g) for g in pd.unique(table["group"])]
@@ -79,5 +83,6 @@ def survival_figure(km, logrank=None, *, paper: str | None = None, unit: str = "
         labels={**GROUP_LABELS, **(labels or {})}, medians=km.summary_ if medians else None,
         pvalue=None if logrank is None or len(groups) < 2 else float(logrank.p),
         paper=paper_medians(paper, groups) if paper else None,
-        risk_labels={g: RISK_ROW_LABELS.get(g, g) for g in groups}, **kwargs,
+        risk_labels={g: RISK_ROW_LABELS.get(g, g) for g in groups},
+        **{"conf_type": getattr(km, "conf_type", "log"), **kwargs},
     )
