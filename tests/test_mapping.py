@@ -319,7 +319,7 @@ def test_full_build_a_xlsx_with_a_mapping(cohort, tmp_path):
     lines: list[str] = []
     result = build_book(out=tmp_path / "book", cohort=path, mapping=mapping, log=lines.append)
     counts = _results(result.out)
-    assert counts["build"]["n_patients"] == len(cohort)
+    assert counts["build.n_patients"] == len(cohort)
     assert not (tmp_path / "book" / "stage" / "export_a.csv").exists()
 
 
@@ -332,7 +332,7 @@ def test_full_build_e_labels_and_cutoff(cohort, tmp_path):
     params = {"cutoff_date": "2015-12-31", "abc_from": "2003-01-01", "abc_to": "2015-12-31"}
     result = build_book(out=tmp_path / "book", cohort=path, mapping=mapping, params=params, log=lines.append)
     expected = load_cohort(path, mapping=mapping, **params)
-    assert _results(result.out)["build"]["n_patients"] == len(expected.data)
+    assert _results(result.out)["build.n_patients"] == len(expected.data)
     assert any(line.startswith("study: ") and "censored" in line for line in lines)
-    cohort_page = (result.out / "html" / "cohort.html").read_text(encoding="utf-8")
+    cohort_page = (result.out / "html" / "book" / "cohort.html").read_text(encoding="utf-8")
     assert "data cut-off 2015-12-31" in cohort_page
