@@ -223,3 +223,20 @@ def test_alternating_cohorts_in_one_folder_always_give_a_clean_builds_figures(bo
         cohort.write_text(text)
         quiet_build(book, one_folder)
         assert results_of(one_folder) == clean[name], name
+
+
+def test_small_count_suppression_is_on_by_default_for_any_cohort_but_the_bundled_one(tmp_path):
+    from analysis.build.runner import USER_COHORT_MIN_CELL, suppression_in_force
+    from analysis.paths import BUNDLED_COHORT
+
+    said = []
+    assert suppression_in_force(BUNDLED_COHORT, None, said.append) == 0
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(BUNDLED_COHORT.read_bytes())
+    assert suppression_in_force(copy, None, said.append) == 0  # the same synthetic bytes
+    real = tmp_path / "ward7.csv"
+    real.write_bytes(BUNDLED_COHORT.read_bytes().replace(b"SYN-0001", b"SYN-9999"))
+    assert suppression_in_force(real, None, said.append) == USER_COHORT_MIN_CELL == 5
+    assert suppression_in_force(real, "0", said.append) == 0 and "suppression off" in said[-1]
+    assert suppression_in_force(real, "10", said.append) == 10
+    assert all(line.startswith("small-count suppression: min_cell ") for line in said)

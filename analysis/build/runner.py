@@ -47,7 +47,11 @@ from analysis.build.chapters import (
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.output import claim, locked, publish, published_book
 from analysis.build.render import merge_results, render_html
-from analysis.paths import PROJECT_ROOT, default_out
+from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT, default_out
+
+# Counts from 1 to this minus one are suppressed in a book built on a user's cohort, unless the user
+# chooses otherwise (a common registry threshold; OpenSAFELY's and many NHS outputs use 5 or more)
+USER_COHORT_MIN_CELL = 5
 
 
 @dataclasses.dataclass
@@ -98,6 +102,24 @@ def validate_once(cohort: Path, state: Path, env_fp: str, log: Callable[[str], N
     stamp.unlink(missing_ok=True)
     lines = validate_input(cohort, log, mapping=mapping, sheet=sheet, study=study)
     stamp.write_text("\n".join([digest, *lines]))
+
+
+def suppression_in_force(cohort: Path, given: str | None, log: Callable[[str], None]) -> int:
+    """The ``min_cell`` a build uses, said in the log: 0 for the bundled synthetic cohort (no real
+    patient), ``USER_COHORT_MIN_CELL`` for any other file unless ``-p min_cell`` chose a value, 0
+    included. The bundled cohort is recognised by its bytes, not its path (a copy is still synthetic;
+    a file that merely sits at that path and differs is not)."""
+    bundled = BUNDLED_COHORT.is_file() and cohort.read_bytes() == BUNDLED_COHORT.read_bytes()
+    if given is not None:
+        value = int(given)
+        why = "as chosen with -p min_cell" + (" (suppression off)" if value == 0 and not bundled else "")
+    elif bundled:
+        value, why = 0, "the bundled synthetic cohort has no real patient"
+    else:
+        value = USER_COHORT_MIN_CELL
+        why = "the default for a cohort other than the bundled synthetic one; -p min_cell 0 turns it off"
+    log(f"small-count suppression: min_cell {value} ({why})")
+    return value
 
 
 def build_book(
@@ -162,6 +184,8 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
         given["cohort"] = str(cohort_path)
         if validate:
             validate_once(cohort_path, state, env_fp, log, mapping=mapping, sheet=sheet, study=study)
+        if any("min_cell" in d for d in declared.values()):
+            given["min_cell"] = str(suppression_in_force(cohort_path, given.get("min_cell"), log))
     per_chapter = resolve_parameters(chapters, given, declared)
 
     stage_changed = stage_static(root, stage, chapters, state / "staged.txt")
