@@ -73,6 +73,10 @@ def copy_if_changed(src: Path, dst: Path) -> bool:
     return True
 
 
+# Chapters whose MyST source is offered for download beside the executed notebook
+DOWNLOADABLE_SOURCES = ("book/primer/",)
+
+
 def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Path) -> bool:
     """Copy config, TOC and every non-chapter file of the book folders into the stage.
 
@@ -95,6 +99,13 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
             changed |= copy_if_changed(src, dst)
             expected.add(dst)
     expected |= {stage / f"{c.docname}.ipynb" for c in chapters}
+    # The primer's chapters can be downloaded as their MyST source too (a student opens it with
+    # jupytext); it goes where Sphinx does not look for pages (_config.yml excludes **/_md/**)
+    for chapter in chapters:
+        if chapter.docname.startswith(DOWNLOADABLE_SOURCES):
+            dst = stage / Path(chapter.docname).parent / "_md" / chapter.source.name
+            changed |= copy_if_changed(chapter.source, dst)
+            expected.add(dst)
     # Remove what no longer exists in the source (a deleted page must not linger), if we staged it.
     staged = set(manifest.read_text(encoding="utf-8").splitlines()) if manifest.exists() else None
     foreign = []
