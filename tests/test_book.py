@@ -81,3 +81,13 @@ def test_pages_request_nothing_from_a_cdn(built):
         external = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
         scripts = [u for u in external if u.endswith((".js", ".css")) or "cdn" in u]
         assert not scripts, f"{html_path.name}: {scripts}"
+
+
+def test_primer_chapters_link_their_myst_source_for_download(built_book):
+    html_dir = built_book.html_index.parent
+    page = (html_dir / "book" / "primer" / "kaplan_meier.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="([^"]*_downloads/[^"]*kaplan_meier\.md)"', page)
+    assert links, "the Kaplan-Meier chapter does not link its MyST source"
+    downloaded = (html_dir / "book" / "primer" / links[0]).resolve()
+    source = PROJECT_ROOT / "book" / "primer" / "kaplan_meier.md"
+    assert downloaded.read_bytes() == source.read_bytes()
