@@ -56,3 +56,10 @@ def test_results_json_has_no_small_counts(masked_book):
     small = {k: v for k, v in results.items()
              if kind_of(k, parent_has_hr=False) == "count" and isinstance(v, int) and 0 < v < MIN_CELL}
     assert not small
+
+
+def test_results_json_has_no_single_patient_values(masked_book):
+    results = json.loads(masked_book.results_json.read_text(encoding="utf-8"))
+    singles = {k: v for k, v in results.items()
+               if (k.rsplit(".", 1)[-1] in ("min", "max") or ".survival_days" in k) and v != "withheld"}
+    assert not singles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.pages.disclosure import WITHHELD, Disclosure
 from analysis.pages.format import p_cell
 from analysis.pages.table_one import table_one
 
@@ -41,12 +42,58 @@ def _clinical_order(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(blocks, ignore_index=True)
 
 
-def _group_header(key: str, n: int, min_cell: int) -> str:
-    shown = f"<{min_cell}" if min_cell and 0 < n < min_cell else str(n)
+def _group_header(key: str, shown: str) -> str:
     return f"{'Overall' if key == 'Overall' else f'Group {key}'} (N\u00a0=\u00a0{shown})"
 
 
-def baseline_table(cohort, min_cell: int = 0) -> tuple[pd.DataFrame, list[str]]:
+def _size_key(column: str) -> str:
+    return "cns" if column == "Overall" else column
+
+
+def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Disclosure) -> dict[str, str]:
+    """Primary and secondary suppression of the count cells, in place; returns each header's N.
+
+    Lines: the levels of one characteristic (with Unknown) add up to the group's N; each row's
+    groups add up to its Overall cell; the groups' N to the overall N. A percentage is kept only
+    where its characteristic's column holds no suppressed cell (the shares are of the known values,
+    so a share beside a suppressed Unknown would give it back). Medians and quartiles of a group
+    smaller than min_cell are withheld.
+    """
+    if not rule.min_cell:
+        return {g: str(int(sizes[g])) for g in groups}
+    values, lines, at = [], [], {}
+
+    def add(value) -> int:
+        values.append(int(value))
+        return len(values) - 1
+
+    header = {g: add(int(sizes[g])) for g in groups}
+    counted = table[table["level"] != "median (IQR)"]
+    for i in counted.index:
+        for g in groups:
+            at[i, g] = add(int(str(table.at[i, g]).split("\u00a0")[0]))
+    blocks = [list(block.index) for _, block in counted.groupby("variable", sort=False)]
+    by_group = [g for g in groups if g != "Overall"]
+    lines += [([at[i, g] for i in block], header[g]) for block in blocks for g in groups]
+    if "Overall" in groups:
+        lines += [([at[i, g] for g in by_group], at[i, "Overall"]) for i in counted.index]
+        lines.append(([header[g] for g in by_group], header["Overall"]))
+    forced = [header[g] for g in groups if _size_key(g) in rule.suppressed_sizes]
+    withheld = [at[i, g] for i in counted.index for g in groups if _size_key(g) in rule.suppressed_sizes]
+    texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=list(header.values()), withheld=withheld)
+    for block in blocks:
+        for g in groups:
+            whole = not texts[header[g]] and not any(texts[at[i, g]] for i in block)
+            for i in block:
+                table.at[i, g] = texts[at[i, g]] or (table.at[i, g] if whole else str(values[at[i, g]]))
+    for i in table.index[table["level"] == "median (IQR)"]:
+        for g in groups:
+            if rule.small_group(_size_key(g)) or _size_key(g) in rule.suppressed_sizes:
+                table.at[i, g] = WITHHELD
+    return {g: texts[header[g]] or str(int(sizes[g])) for g in groups}
+
+
+def baseline_table(cohort, min_cell: "int | Disclosure" = 0) -> tuple[pd.DataFrame, list[str]]:
     """Characteristics at CNS diagnosis by group, with p-values and the tests named.
 
     Categorical rows give n (% of the group's non-missing values) and use Fisher's exact test
@@ -55,8 +102,10 @@ def baseline_table(cohort, min_cell: int = 0) -> tuple[pd.DataFrame, list[str]]:
     Each p-value carries a superscript letter naming its test in the notes. Variables whose column
     the file lacks are left out, with a note. Laid out as gtsummary prints a Table 1: the group size
     in each header (masked below ``min_cell``), an Overall column, levels in clinical order with
-    "Unknown" (missing) last, age in whole years, ranges with en dashes.
+    "Unknown" (missing) last, age in whole years, ranges with en dashes. ``min_cell``: the build's
+    :class:`Disclosure` (or a number: decided here from the same cohort), see :func:`_protect`.
     """
+    rule = min_cell if isinstance(min_cell, Disclosure) else Disclosure.from_cohort(cohort, min_cell)
     data = cohort.data[cohort.data["cns"] == 1].copy()
     data["group"] = data["group"].astype(str)
     variables, labels, tests, notes = [], {}, {}, []
@@ -90,6 +139,7 @@ def baseline_table(cohort, min_cell: int = 0) -> tuple[pd.DataFrame, list[str]]:
         where = table.index[(table["variable"] == labels["age_at_cns"]) & (table["level"] == "median (IQR)")]
         for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
             table.loc[where, key] = row[key]
+    shown = _protect(table, sizes, [c for c in table.columns if c not in ("variable", "level", "p", "test")], rule)
     for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
         table[key] = table[key].str.replace("\u2011", "\u2013")  # Q1–Q3 with an en dash
     # The test of each p-value is a superscript letter with a footnote (a column of test names
@@ -106,7 +156,7 @@ def baseline_table(cohort, min_cell: int = 0) -> tuple[pd.DataFrame, list[str]]:
     groups = [c for c in table.columns if c not in ("variable", "level", "p", "test")]
     table = table.drop(columns="test").rename(columns={
         "variable": "Characteristic", "level": "", "p": "p-value",
-        **{k: _group_header(k, int(sizes[k]), min_cell) for k in groups}})
+        **{k: _group_header(k, shown[k]) for k in groups}})
     notes = [n.replace("n (% of non-missing in the group)", "n (% of the group's known values)")
               .replace("median (Q1-Q3)", "median (Q1\u2013Q3)") for n in notes]
     return _one_column(table, groups=[c for c in table.columns if c not in ("Characteristic", "", "p-value")]), notes

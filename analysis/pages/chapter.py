@@ -21,7 +21,7 @@ from analysis.results import Results
 from analysis.pages.format import figure_text, id_text, p_cell, p_prose, reported_digits
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import words
-from analysis.pages.small_cells import mask_cell, mask_count, mask_figures
+from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """Headers, index entries and text cells through the label registry (no snake_case reaches a reader)."""
@@ -67,7 +67,7 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
         frame = _in_words(frame)
     if min_cell:
         frame = frame.map(lambda v: mask_cell(v, min_cell))
-        notes = [*notes, f"Counts from 1 to {min_cell - 1} are suppressed (shown as <{min_cell})."]
+        notes = [*notes, Disclosure(min_cell).note()]
 
     names = [n for n in frame.index.names] if index else []
     body = frame.to_html(index=index, escape=True, border=0, classes="table book-table",
@@ -83,7 +83,8 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
                         ' class="table book-table wrap"' if wide else ' class="table book-table"')
     if literal_names:  # after escaping: the names are plain text, the code tags are ours
         head, rest = body.split("</thead>", 1) if "</thead>" in body else ("", body)
-        body = head + ("</thead>" if head else "") + LITERAL_NAME.sub(lambda m: f"<code>{m.group(0)}</code>", rest)
+        body = head + ("</thead>" if head else "") + LITERAL_NAME.sub(
+            lambda m: "<code>" + m.group(0).replace("_", "_<wbr>") + "</code>", rest)  # long names wrap at _
     foot = "".join(f"<p class='table-note'>{note_html(n)}</p>" for n in notes)
     return HTML(f"<figure class='book-table'><figcaption>{html.escape(caption)}</figcaption>"
                 f"{SCROLL_HINT}<div class='table-scroll'>{body}</div>{foot}</figure>")
@@ -209,10 +210,12 @@ class ChapterPage:
         at-risk rows of the plots and results.json (0: off).
     """
 
-    def __init__(self, results_path: str | Path | None = None, min_cell: int = 0):
+    def __init__(self, results_path: str | Path | None = None, min_cell: int = 0, cohort=None):
         self.results_path = results_path
         self.min_cell = int(min_cell or 0)
         self.results = Results("", results_path)
+        # one set of suppressed group sizes per build: every chapter decides it from the same cohort
+        self.disclosure = Disclosure.from_cohort(cohort, self.min_cell)
 
     def record(self, figures: dict[str, Any], expected_prefix: str | None = None, *, digits: int | None = None,
                counts: bool | None = None) -> dict[str, Any]:
@@ -232,11 +235,7 @@ class ChapterPage:
         from analysis.paper import flatten, load_published
         from analysis.study import EXTRA_IDS
 
-        if counts is None:
-            shown = mask_figures(figures, self.min_cell)
-        else:
-            shown = {k: mask_count(v, self.min_cell) if counts and isinstance(v, int) else v
-                     for k, v in figures.items()}
+        shown = mask_figures(figures, self.disclosure, counts=counts)
         for dotted, value in shown.items():
             self.results.add(dotted, value)
             text = id_text(dotted, value) if digits is None or dotted.endswith(".p") \
@@ -256,7 +255,9 @@ class ChapterPage:
 
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
               counts: bool = False):
-        """An HTML table; ``counts=True`` applies the small-cell rule to its integer cells."""
+        """An HTML table; ``counts=True`` applies the disclosure rule (primary and secondary) to its counts."""
+        if counts and self.min_cell:
+            frame = protect_table(frame, self.disclosure)
         return html_table(frame, caption, index=index, notes=notes, min_cell=self.min_cell if counts else 0)
 
     def comparison(self, figures: dict[str, Any], prefix: str, caption: str,
@@ -264,7 +265,7 @@ class ChapterPage:
         """The paper-versus-computed table of one block of figures."""
         from IPython.display import HTML
 
-        rows = comparison_rows(figures, prefix, labels, self.min_cell)
+        rows = comparison_rows(figures, prefix, labels, self.disclosure)
         return HTML(comparison_html(rows, caption, notes))
 
     def notes(self, section):

@@ -16,10 +16,10 @@ from typing import Any, Iterable
 from analysis.paper import scorecard
 from analysis.pages.format import figure_text, id_text, p_prose, reported_digits
 from analysis.pages.labels import CHAPTERS, figure_label, segment_label
-from analysis.pages.small_cells import mask_figures
+from analysis.pages.disclosure import mask_figures
 
 # the worst status names a row (a row is as good as its worst part)
-SEVERITY = ["exact", "within tolerance", "paper issue", "not computable", "differs"]
+SEVERITY = ["exact", "within tolerance", "suppressed", "paper issue", "not computable", "differs"]
 COUNT_PARTS, TIME_PARTS, HR_PARTS = ("n", "of", "pct"), ("median", "ci", "min", "max"), ("hr", "ci", "p")
 COLUMNS = ["Figure", "Paper", "This book", "Agreement"]
 # shown by book/_static/book.js only when the table's box overflows (a phone, a wide table)
@@ -53,7 +53,8 @@ def block_text(stem: str, parts: dict[str, Any]) -> str:
     if "n" in t or "of" in t or "pct" in t:
         count = "/".join(t[k] for k in ("n", "of") if k in t)
         if "pct" in t:
-            return f"{count} ({t['pct']}%)" if count else f"{t['pct']}%"
+            pct = t["pct"] if isinstance(parts["pct"], str) else f"{t['pct']}%"  # 'suppressed', not 'suppressed%'
+            return f"{count} ({pct})" if count else pct
         return count
     if "median" in t or "min" in t:
         text = t.get("median", "")
@@ -68,7 +69,7 @@ def block_text(stem: str, parts: dict[str, Any]) -> str:
 
 
 def comparison_rows(figures: dict[str, Any], prefix: str, labels: dict[str, str] | None = None,
-                    min_cell: int = 0) -> list[dict[str, Any]]:
+                    min_cell=0) -> list[dict[str, Any]]:
     """One dict per readable row: stem, chapter, figure (words), paper, book, status, agreement."""
     card = scorecard(figures)
     card = card[card["id"].str.startswith(prefix)]
@@ -80,8 +81,9 @@ def comparison_rows(figures: dict[str, Any], prefix: str, labels: dict[str, str]
         block = blocks.setdefault(stem, {"paper": {}, "book": {}, "status": {}, "diff": {}})
         block["paper"][part] = row.paper
         block["book"][part] = shown.get(row.id, row.computed)
-        block["status"][part] = row.status
         masked = shown.get(row.id) != figures.get(row.id)
+        # a suppressed figure's agreement would tell it ("exact": it is the paper's number)
+        block["status"][part] = "suppressed" if masked else row.status
         if row.difference is not None and not masked:
             block["diff"][part] = figure_text(row.difference, reported_digits(row.id))
     rows = []

@@ -21,15 +21,23 @@ def cif_table(read: pd.DataFrame) -> pd.DataFrame:
 
 def cause_specific_table(models: pd.DataFrame) -> pd.DataFrame:
     """The section's ``cause_specific`` table: HR (95% CI) and the group term's p, by cause and group."""
+    if models.empty:  # no model could be fitted (a small cohort): an empty table with its headings
+        return pd.DataFrame(columns=["HR (95% CI)", CAUSE_SPECIFIC_P],
+                            index=pd.MultiIndex.from_arrays([[], []], names=["cause", "group vs B"]))
     table = models.copy()
     table["HR (95% CI)"] = [f"{figure_text(r.HR, 3, trim=True)} ({figure_text([r.lower, r.upper], 3, trim=True)})"
                             for r in table.itertuples()]
+    if CAUSE_SPECIFIC_P not in table:  # the group term could not be tested (a small cohort): say so, not a KeyError
+        table[CAUSE_SPECIFIC_P] = float("nan")
     table[CAUSE_SPECIFIC_P] = table[CAUSE_SPECIFIC_P].map(p_cell)
     return table.set_index(["cause", "group vs B"])[["HR (95% CI)", CAUSE_SPECIFIC_P]]
 
 
 def fine_gray_table(models: pd.DataFrame) -> pd.DataFrame:
     """The section's ``fine_gray`` table: subdistribution HR (95% CI) and its p, by cause and group."""
+    if models.empty:
+        return pd.DataFrame(columns=["subdistribution HR (95% CI)", "p"],
+                            index=pd.MultiIndex.from_arrays([[], []], names=["cause", "group vs B"]))
     table = models.copy()
     table["subdistribution HR (95% CI)"] = [
         f"{figure_text(r.HR, 3, trim=True)} ({figure_text([r.lower, r.upper], 3, trim=True)})"

@@ -24,7 +24,7 @@ _FLOW_TEXT = {
 }
 
 
-def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None = None) -> Figure:
+def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None = None, disclosure=None) -> Figure:
     """Box-and-arrow patient flow: all ABC patients -> with / without CNS
     metastasis -> groups B, BL and L, with counts and percentages of the parent box.
 
@@ -35,6 +35,9 @@ def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None =
         cns + no_cns must equal all and B + BL + L must equal cns.
     texts : mapping, optional
         Replacement box captions per key (counts are added below them).
+    disclosure : Disclosure, optional
+        The build's rule: a box whose size it suppresses prints '<k' or 'x', and no percentage is
+        printed in a box that is suppressed or whose parent is (the share would give the size back).
 
     Returns
     -------
@@ -59,9 +62,11 @@ def flow_diagram(counts: Mapping[str, int], *, texts: Mapping[str, str] | None =
     captions = {**{g: g for g in CNS_GROUPS}, **_FLOW_TEXT, **(texts or {})}
     parent = {"cns": "all", "no_cns": "all", **{g: "cns" for g in CNS_GROUPS}}
 
+    hidden = set(disclosure.suppressed_sizes) if disclosure is not None else set()
+
     def box_text(key):
-        line = f"n = {values[key]}"
-        if key in parent:
+        line = f"n = {disclosure.size_text(key) if key in hidden else values[key]}"
+        if key in parent and key not in hidden and parent[key] not in hidden:
             line += f" ({percent_text(values[key], values[parent[key]])})"
         return f"{captions[key]}\n{line}"
 

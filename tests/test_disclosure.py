@@ -1,0 +1,206 @@
+"""Disclosure control against an attacker: every suppressed cell of every protected table family is
+bounded by an integer programme over what the table publishes (its margins, totals and the group
+sizes the build publishes); a cell whose minimum equals its maximum is disclosed. Run on synthetic
+cohorts of 40, 60 and 2,000 patients with min_cell 5, and on the issue's flow (18 CNS patients)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from analysis.cohort import load_cohort
+from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
+from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_table
+from analysis.study import outcomes_figures, treatments_figures
+
+K = 5
+CHECKED = {"tables": 0, "suppressed": 0, "secondary": 0}
+
+
+def bounds(published: list[str], truth: list[int], lines: list[tuple[list[int], float | None, int | None]]):
+    """The attacker: min and max of each suppressed cell. ``published``: each cell's text ('12',
+    '12 (40.0%)', '<5', 'x', or '' for a cell the table implies but does not print); ``lines``:
+    (members, constant, total cell): the members add up to the total cell, or to the constant."""
+    unknown = [i for i, t in enumerate(published) if not re.fullmatch(r"\d+(\s\(.*\))?", t)]
+    if not unknown:
+        return {}
+    col = {c: j for j, c in enumerate(unknown)}
+    binaries = [c for c in unknown if published[c] == SECONDARY]
+    nvar = len(unknown) + len(binaries)
+    big = 1e7
+    lo, up = np.zeros(nvar), np.full(nvar, big)
+    for c in unknown:
+        if published[c] == f"<{K}":
+            lo[col[c]], up[col[c]] = 1, K - 1
+    cons = []
+    for members, constant, total in lines:
+        row, known = np.zeros(nvar), 0.0
+        for i, sign in [(m, 1) for m in members] + ([(total, -1)] if total is not None else []):
+            if i in col:
+                row[col[i]] += sign
+            else:
+                known += sign * int(re.match(r"\d+", published[i]).group(0))
+        rhs = (constant or 0) - known
+        if row.any():
+            cons.append(LinearConstraint(row.reshape(1, -1), rhs, rhs))
+    for b, c in enumerate(binaries):  # 'x' is not small: 0 or at least K
+        z = len(unknown) + b
+        lo[z], up[z] = 0, 1
+        r1, r2 = np.zeros(nvar), np.zeros(nvar)
+        r1[col[c]], r1[z] = 1, -K
+        r2[col[c]], r2[z] = 1, -big
+        cons += [LinearConstraint(r1.reshape(1, -1), 0, np.inf), LinearConstraint(r2.reshape(1, -1), -np.inf, 0)]
+    out = {}
+    for c in unknown:
+        ends = []
+        for sign in (1, -1):
+            objective = np.zeros(nvar)
+            objective[col[c]] = sign
+            res = milp(objective, constraints=cons, integrality=np.ones(nvar), bounds=Bounds(lo, up))
+            assert res.status == 0, f"infeasible: the published table contradicts itself ({res.message})"
+            ends.append(sign * res.fun)
+        out[c] = tuple(ends)
+        assert ends[0] <= truth[c] <= ends[1]
+    return out
+
+
+def attack(name: str, published: list[str], truth: list[int], lines) -> None:
+    CHECKED["tables"] += 1
+    CHECKED["suppressed"] += sum(t in (f"<{K}", SECONDARY, NOT_SHOWN) for t in published)
+    CHECKED["secondary"] += sum(t == SECONDARY for t in published)
+    for i, t in enumerate(published):  # no small count printed
+        m = re.fullmatch(r"(\d+)(\s\(.*\))?", t)
+        assert not (m and 0 < int(m.group(1)) < K), f"{name}: cell {i} prints {t!r}"
+    disclosed = {i: b for i, b in bounds(published, truth, lines).items()
+                 if b[0] == b[1] and (published[i] not in ("", NOT_SHOWN) or 0 < truth[i] < K)}
+    assert not disclosed, f"{name}: cells {disclosed} follow from what is published"
+
+
+def count(text: str) -> int:
+    return int(re.match(r"\d+", str(text)).group(0))
+
+
+@pytest.fixture(scope="module", params=[40, 60, 2000])
+def synthetic(request, tmp_path_factory):
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("synth") / f"c{request.param}.csv"
+    subprocess.run([sys.executable, "-m", "analysis", "synth", "--n-patients", str(request.param),
+                    "--seed", "7", "--out", str(path)], check=True, capture_output=True)
+    return load_cohort(path)
+
+
+def _flat(frame: pd.DataFrame) -> list[str]:
+    return [str(v).replace("\u00a0", " ") for v in frame.to_numpy().ravel()]
+
+
+def test_the_issues_flow_needs_a_second_group_suppressed():
+    rule = Disclosure.decide(K, {"all": 40, "cns": 18, "no_cns": 22, "B": 16, "BL": 2, "L": 0})
+    assert "BL" in rule.suppressed_sizes and len(rule.suppressed_sizes & {"B", "L"}) == 1
+    keys = ["all", "cns", "no_cns", "B", "BL", "L"]
+    truth = [rule.sizes[k] for k in keys]
+    attack("flow", [rule.size_text(k) for k in keys], truth, [([1, 2], None, 0), ([3, 4, 5], None, 1)])
+
+
+def test_baseline_table_resists_the_attacker(synthetic):
+    rule = Disclosure.from_cohort(synthetic, K)
+    shown, _ = baseline_table(synthetic, rule)
+    true, _ = baseline_table(synthetic, 0)
+    groups = [c for c in shown.columns if c != "p-value"]
+    gpos = list(range(len(groups)))  # the same columns, named with different N in the two tables
+    rows = [i for i, label in enumerate(shown.index) if "median" not in label
+            and any(str(true.iloc[i, g]) != "" for g in gpos)]
+    header = [re.search(r"N\u00a0=\u00a0(\S+)\)", c).group(1) for c in groups]
+    true_header = [re.search(r"N\u00a0=\u00a0(\S+)\)", c).group(1) for c in true.columns if c != "p-value"]
+    published = header + [str(shown.iloc[r, g]).replace("\u00a0", " ") for r in rows for g in gpos]
+    truth = [int(h) for h in true_header] + [count(true.iloc[r, g]) for r in rows for g in gpos]
+    at = {(r, g): len(groups) + j * len(groups) + gi for j, r in enumerate(rows) for gi, g in enumerate(groups)}
+    blocks, current = [], []
+    for i in range(len(shown)):
+        if i in rows:
+            current.append(i)
+        elif current:
+            blocks.append(current)
+            current = []
+    blocks += [current] if current else []
+    lines = [([at[r, g] for r in block], None, gi) for block in blocks for gi, g in enumerate(groups)]
+    lines += [([at[r, g] for g in groups[:-1]], None, at[r, groups[-1]]) for r in rows]
+    lines.append((list(range(len(groups) - 1)), None, len(groups) - 1))
+    # sizes the build publishes (the flow) are known to the attacker
+    for gi, g in enumerate(groups):
+        key = "cns" if g.startswith("Overall") else g.split()[1]
+        assert published[gi] == rule.size_text(key)
+    attack("baseline", published, truth, lines)
+    for r, label in enumerate(shown.index):  # medians of a group under K are withheld
+        if "median" in label:
+            for g in groups:
+                key = "cns" if g.startswith("Overall") else g.split()[1]
+                assert (shown.iloc[r][g] == WITHHELD) == (rule.small_group(key) or key in rule.suppressed_sizes)
+
+
+def test_treatment_table_resists_the_attacker(synthetic):
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = treatments_figures(synthetic)
+    counts = section.tables["initial_treatment"]
+    shown = initial_treatment_table(counts, rule)
+    true = initial_treatment_table(counts, 0)
+    rows, cols = shown.shape
+    published, truth = _flat(shown), [count(v) for v in _flat(true)]
+    lines = [([r * cols + c for r in range(rows - 1)], None, (rows - 1) * cols + c) for c in range(cols)]
+    lines += [([r * cols + c for c in range(cols)], sum(truth[r * cols:(r + 1) * cols]), None) for r in range(rows)]
+    attack("treatments", published, truth, lines)
+
+
+def test_logrank_and_cause_of_death_resist_the_attacker(synthetic):
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = outcomes_figures(synthetic)
+    if "os_from_cns_logrank" in section.fits:
+        true = logrank_frame(section.fits["os_from_cns_logrank"])
+        shown = protect_table(true, rule)
+        n = len(true)
+        patients = [str(v) for v in shown["patients"]]
+        observed = [str(v) for v in shown["observed events"]]
+        t_pat, t_obs = [int(v) for v in true["patients"]], [int(v) for v in true["observed events"]]
+        published = patients + observed + [""] * n
+        truth = t_pat + t_obs + [p - o for p, o in zip(t_pat, t_obs)]
+        lines = [(list(range(n)), sum(t_pat), None), (list(range(n, 2 * n)), round(true["expected events"].sum()), None)]
+        lines += [([n + i, 2 * n + i], None, i) for i in range(n)]
+        attack("log-rank", published, truth, lines)
+        assert all(r == SECONDARY for r, o in zip(shown["observed / expected"], observed) if not o.isdigit())
+    if "cause_of_death" in section.tables:
+        true = section.tables["cause_of_death"]
+        shown = protect_table(true, rule)
+        rows, cols = true.shape
+        truth = [int(v) for v in true.to_numpy().ravel()]
+        lines = [([r * cols + c for c in range(cols)], true.iloc[r].sum(), None) for r in range(rows)]
+        lines += [([r * cols + c for r in range(rows)], true.iloc[:, c].sum(), None) for c in range(cols)]
+        attack("cause of death", _flat(shown), truth, lines)
+
+
+def test_figures_withhold_single_patient_values():
+    figures = {
+        "cohort.n_abc": 40, "cohort.n_cns.n": 18, "cohort.groups.B.n": 16, "cohort.groups.BL.n": 2,
+        "cohort.groups.L.n": 0, "cohort.followup_from_cns.min": 10.0, "cohort.followup_from_cns.max": 900.0,
+        "treatments.craniospinal_irradiation.survival_days.L": [38.0, 39.0, 49.0, 60.0, 70.0, 577.0],
+        "outcomes.os_from_cns.BL.median": 146.0, "outcomes.deaths_at_cutoff.n": 16,
+        "outcomes.deaths_at_cutoff.of": 18, "outcomes.deaths_at_cutoff.pct": 88.9}
+    shown = mask_figures(figures, K)
+    assert shown["treatments.craniospinal_irradiation.survival_days.L"] == WITHHELD
+    assert shown["cohort.followup_from_cns.min"] == shown["cohort.followup_from_cns.max"] == WITHHELD
+    assert shown["outcomes.os_from_cns.BL.median"] == WITHHELD
+    assert shown["cohort.groups.BL.n"] == f"<{K}" and shown["cohort.groups.B.n"] == SECONDARY
+    # 2 survivors of 18 is a small count by subtraction: the deaths and their share go
+    assert shown["outcomes.deaths_at_cutoff.n"] != 16 and shown["outcomes.deaths_at_cutoff.pct"] != 88.9
+    assert mask_figures(figures, 0) == figures
+
+
+def test_report_what_the_attacker_checked():
+    """Printed with -s: the tables checked and the cells suppressed (secondary: the cost)."""
+    print(f"\nattacker: {CHECKED['tables']} tables, {CHECKED['suppressed']} suppressed cells, "
+          f"{CHECKED['secondary']} of them secondary")
+    assert CHECKED["tables"] >= 10
