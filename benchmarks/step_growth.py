@@ -32,15 +32,12 @@ def steps():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.cohort import load as cohort_module
-    from analysis.pages.baseline import baseline_table
-    from analysis.study.competing_risks import competing_risks_section
-    from analysis.study.critique import critique_figures
-    from analysis.study.immortal_time import immortal_time_section
-    from analysis.pages.plots import km_plot
-    from analysis.pages.primer import median_ci_by_band
-    from analysis.study.reproduction import SECTIONS
-    from analysis.study.sensitivity import sensitivity_section
+    from analysis.cohort import load as cohort_module  # its per-process cache is cleared below
+    from analysis.pages import baseline_table, km_plot, median_ci_by_band
+    from analysis.study import (
+        competing_risks_section, critique_figures, immortal_time_section, rmst_section, sensitivity_section,
+    )
+    from analysis.study.reproduction import SECTIONS  # the sections by name (the face lists them one by one)
 
     def load(path):
         cohort_module._LAST_LOADED.clear()  # time the validation, not the per-process cache
@@ -61,7 +58,8 @@ def steps():
         ("immortal time", immortal_time_section),
         ("competing risks", competing_risks_section),
         ("sensitivity", sensitivity_section),
-        ("critique", lambda c: critique_figures(c, None)),
+        ("critique", critique_figures),
+        ("restricted mean survival", rmst_section),
     ]
     return load, listed
 
