@@ -199,6 +199,42 @@ def test_figures_withhold_single_patient_values():
     assert mask_figures(figures, 0) == figures
 
 
+def test_cumulative_incidence_steps_hold_k_deaths_of_their_cause(synthetic):
+    """Each drawn step of each cause's curve is >= K deaths of that cause; curves of 1..K-1 deaths
+    are listed as withheld and not drawn; every drawn time is a grid point."""
+    from analysis.pages import cif_plot
+    from analysis.stats import aggregate_cif
+    from analysis.study import competing_risks_section
+
+    section = competing_risks_section(synthetic)
+    if "cif" not in section.tables:
+        pytest.skip("no cause of death in this cohort")
+    table = section.tables["cif"]
+    period = 365.25 / 12
+    aggregated = aggregate_cif(table, K, period)
+    grouped = aggregated.fit.table_
+    for group, rows in grouped.groupby("group"):
+        raw = table[table["group"] == group]
+        assert np.allclose(np.round(rows["time"] / period), rows["time"] / period)
+        assert rows["n_risk"].iloc[0] == raw["n_risk"].iloc[0]  # nobody lost
+        for cause in (1, 2):
+            total = int(round(raw[f"cif_{cause}"].diff().fillna(raw[f"cif_{cause}"]).mul(raw["n_risk"])
+                              .div(raw["surv"].shift(fill_value=1.0)).sum())) if f"cif_{cause}" in raw else 0
+            assert ((group, cause) in aggregated.withheld) == (0 < total < K)
+            if f"cif_{cause}" not in rows or (group, cause) in aggregated.withheld:
+                continue
+            jumps = rows[f"cif_{cause}"].diff().fillna(rows[f"cif_{cause}"]).to_numpy()
+            deaths = np.rint(jumps * rows["n_risk"] / rows["surv"].shift(fill_value=1.0)).to_numpy()
+            assert all(d == 0 or d >= K for d in deaths), (group, cause, deaths)
+    fig = cif_plot(table, min_cell=K)
+    note = next(t for t in fig.texts if t.get_gid() == "cif-disclosure-note").get_text()
+    assert f"at least {K} deaths" in note
+    for ax, cause in zip(fig.axes, (1, 2)):
+        for line, group in zip(ax.get_lines(), sorted(set(table["group"]))):
+            if (group, cause) in aggregated.withheld:
+                assert len(line.get_xdata()) == 1  # the legend's line only
+
+
 def test_report_what_the_attacker_checked():
     """Printed with -s: the tables checked and the cells suppressed (secondary: the cost)."""
     print(f"\nattacker: {CHECKED['tables']} tables, {CHECKED['suppressed']} suppressed cells, "

@@ -20,7 +20,7 @@ from analysis.stats._cox_engine import (
     CoxEngine, FitResult, SearchCoxEngine, batch_cox_no_ties, newton_raphson, newton_raphson_quick,
 )
 from analysis.stats._profile import profile_interval, profile_limit_brent
-from analysis.stats.disclosure_km import AggregatedKM, aggregate_km
+from analysis.stats.disclosure_km import AggregatedCIF, AggregatedKM, aggregate_cif, aggregate_km
 from analysis.stats.contingency import (
     TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum,
 )
@@ -36,7 +36,7 @@ from analysis.stats.timefix import AEQ_TOLERANCE, aeq_times
 
 __all__ = [
     "KaplanMeier", "CONF_TYPES", "km_curve", "km_median_ci", "aeq_times", "AEQ_TOLERANCE",
-    "aggregate_km", "AggregatedKM",
+    "aggregate_km", "AggregatedKM", "aggregate_cif", "AggregatedCIF",
     "aalen_johansen", "cif_at", "CumulativeIncidence", "cif_band", "cinc_variance", "aj_std_err", "gray_test",
     "FineGray", "rmst_by_group", "default_tau",
     "logrank_test", "pairwise_logrank", "LogRankResult", "survdiff",

@@ -140,3 +140,105 @@ def aggregate_km(table: pd.DataFrame, min_events: int, period: float, *, conf_le
     labels = pd.Categorical(np.concatenate(groups), categories=order)
     result.km.fit(np.concatenate(times), np.concatenate(events), labels)
     return result
+
+
+@dataclass
+class AggregatedCIF:
+    """Cumulative incidence refitted on data aggregated so that every step of each cause's curve
+    holds at least ``min_events`` events of that cause.
+
+    Attributes
+    ----------
+    fit : CumulativeIncidence
+        Fitted on the rounded times; ``fit.table_`` is the aggregated curves with their bands.
+    min_events, period : as :class:`AggregatedKM`.
+    period_ends : dict
+        Per (group, cause), the ends of that cause's event periods.
+    withheld : list of (group, cause)
+        Curves with 1 to ``k`` - 1 events of the cause: not to be drawn.
+    """
+
+    fit: object
+    min_events: int
+    period: float
+    period_ends: dict = field(default_factory=dict)
+    withheld: list = field(default_factory=list)
+
+
+def _observations(rows: pd.DataFrame, causes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The individual (time, cause) of one group, rebuilt from its Aalen-Johansen rows.
+
+    The table keeps per row the patients at risk, the events of all causes and each cause's
+    cumulative incidence, whose jump is S(t-) d_k / n: so d_k = jump * n / S(t-), and the
+    censorings are what the risk set loses beyond the events."""
+    rows = rows.sort_values("time", kind="stable")
+    n_risk = rows["n_risk"].to_numpy(dtype=float)
+    n_event = rows["n_event"].to_numpy(dtype=float)
+    surv_before = np.concatenate([[1.0], rows["surv"].to_numpy(dtype=float)[:-1]])
+    counts = {}
+    for k in causes:
+        jump = np.diff(np.concatenate([[0.0], rows[f"cif_{k}"].to_numpy(dtype=float)]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            counts[k] = np.rint(np.where(surv_before > 0, jump * n_risk / surv_before, 0.0)).astype(int)
+    n_censor = (n_risk - n_event - np.concatenate([n_risk[1:], [0.0]])).astype(int)
+    per_row = [np.repeat([*causes, 0], [*(counts[k][j] for k in causes), n_censor[j]]) for j in range(len(rows))]
+    time = np.repeat(rows["time"].to_numpy(dtype=float), [len(p) for p in per_row])
+    cause = np.concatenate(per_row) if per_row else np.zeros(0, dtype=int)
+    return time, cause.astype(int)
+
+
+def aggregate_cif(table: pd.DataFrame, min_events: int, period: float, *, conf_level: float = 0.95,
+                  conf_type: str = "log") -> AggregatedCIF:
+    """Refit cumulative incidence on event and censoring times rounded up to periods, per cause.
+
+    The Kaplan-Meier rule of :func:`aggregate_km`, cause by cause: the grid cells of each group are
+    merged until each period holds at least ``k`` events *of that cause*, and each event is rounded
+    up to the end of its cause's period. A censoring (or an event of a cause with fewer than ``k``
+    events in the group, whose curve is withheld) is rounded up to the next period end of any cause,
+    so it stays in the risk set of that period's events; after the last one, to its grid cell.
+    Every step of a drawn curve is then ``k`` or more events of its cause, and the all-cause
+    curve (their sum) drops by ``k`` or more at each step.
+
+    ``table``: :func:`analysis.stats.aalen_johansen`'s (or ``CumulativeIncidence.table_``): group,
+    time, n_risk, n_event, surv and ``cif_<k>`` per cause.
+    """
+    from analysis.stats.competing import CumulativeIncidence
+
+    require_columns(table, ["group", "time", "n_risk", "n_event", "surv"], "table column")
+    if int(min_events) != min_events or min_events < 1:
+        raise ValueError(f"min_events: expected a whole number >= 1, got {min_events!r}")
+    if not np.isfinite(period) or period <= 0:
+        raise ValueError(f"period: expected a positive number, got {period!r}")
+    k = int(min_events)
+    causes = [int(c.split("_")[1]) for c in table.columns if c.startswith("cif_")]
+    result = AggregatedCIF(fit=CumulativeIncidence(conf_level=conf_level, conf_type=conf_type), min_events=k,
+                           period=float(period))
+    order = [str(g) for g in pd.unique(table["group"])]
+    times, codes, groups = [], [], []
+    for group in order:
+        time, cause = _observations(table[table["group"].map(str) == group], causes)
+        cells = np.ceil(time / period - _GRID_TOLERANCE).clip(min=0).astype(int)
+        rounded = cells.copy()
+        drawn_ends: list[int] = []
+        for c in causes:
+            ends = _periods(cells, (cause == c).astype(int), k)
+            result.period_ends[(group, c)] = [e * float(period) for e in ends]
+            total = int((cause == c).sum())
+            if 0 < total < k:
+                result.withheld.append((group, c))
+            if ends:
+                mine = cause == c
+                index = np.searchsorted(ends, cells[mine], side="left")  # every event is in a period
+                rounded[mine] = np.asarray(ends)[index]
+                drawn_ends += ends
+        drawn_ends = sorted(set(drawn_ends))
+        rest = ~np.isin(cause, [c for c in causes if result.period_ends[(group, c)]])
+        if drawn_ends and rest.any():
+            index = np.searchsorted(drawn_ends, cells[rest], side="left")
+            later = np.asarray(drawn_ends + [0])[np.minimum(index, len(drawn_ends))]
+            rounded[rest] = np.where(index < len(drawn_ends), later, cells[rest])
+        times.append(rounded * float(period))
+        codes.append(cause)
+        groups.append(np.full(len(time), group, dtype=object))
+    result.fit.fit(np.concatenate(times), np.concatenate(codes), np.concatenate(groups))
+    return result
