@@ -88,3 +88,43 @@ def test_exact_ties_without_ties_is_breslow():
 def test_exact_ties_refuses_firth():
     with pytest.raises(ValueError, match="exact"):
         CoxModel(ties="exact", penalty="firth")
+
+
+# --- Fisher r x c beyond enumeration: the network algorithm against fisher.test(workspace = 2e8) -----
+_FISHER = _load("fisher_R.json")
+# the 4 x 4 n = 160 table takes ~30 s here (R: ~4 s); the others under 6 s, most well under one
+_SLOW = {"t4x4_n160"}
+
+
+@pytest.mark.parametrize("name", [k for k in _FISHER if k != "_meta" and "p" in _FISHER[k]])
+def test_fisher_matches_r(name):
+    from analysis.stats import fisher_exact
+
+    if name in _SLOW:
+        pytest.skip("slow (~30 s): run with the other slow checks by hand")
+    item = _FISHER[name]
+    res = fisher_exact(np.array(item["table"]))
+    # FEXACT's own margin on the probability comparison is 1e-7 relative; measured agreement <= 1e-10
+    assert res.p == pytest.approx(item["p"], rel=1e-9)
+
+
+def test_fisher_issue_table_is_fast():
+    import time
+
+    from analysis.stats import fisher_exact
+
+    item = _FISHER["t3x3_n906_even"]
+    start = time.perf_counter()
+    res = fisher_exact(np.array(item["table"]))
+    assert res.details["algorithm"] == "network"
+    assert time.perf_counter() - start < 5  # ~0.25 s alone; generous for a shared machine
+
+
+def test_fisher_refuses_what_r_refuses():
+    from analysis.stats import fisher_exact
+    from analysis.stats.contingency import TableTooLargeError
+
+    item = _FISHER["refused_5x5_n800"]
+    assert "FEXACT error" in item["error"]
+    with pytest.raises(TableTooLargeError, match="too large for the exact network"):
+        fisher_exact(np.array(item["table"]))

@@ -5,7 +5,9 @@
   correction only on 2x2 tables and only when ``correct=True``).
 - ``fisher_exact``: exact Fisher-Freeman-Halton test for r x c tables by full
   enumeration of the tables with the observed margins (column by column,
-  log-factorial weights, the last two columns joined by sorted prefix sums);
+  log-factorial weights, the last two columns joined by sorted prefix sums)
+  while that is small, and beyond it by the network algorithm of
+  :mod:`analysis.stats.fisher_network` (as R's FEXACT; the same p to ~1e-10);
   the p-value sums the tables whose probability is
   <= the observed one times (1 + 1e-7), as R's ``fisher.test``. For 2x2 also
   the conditional maximum-likelihood odds ratio and its exact interval
@@ -24,6 +26,7 @@ from scipy import stats
 from scipy.special import gammaln
 
 from analysis.stats._checks import level_label, require_columns, sorted_levels
+from analysis.stats.fisher_network import TableTooLargeError, _count_compositions, network_p
 
 __all__ = [
     "TestResult",
@@ -32,15 +35,20 @@ __all__ = [
     "kruskal_wallis",
     "wilcoxon_rank_sum",
     "crosstab",
+    "TableTooLargeError",
 ]
 
 # R: fisher.test's relErr
 _REL_ERR = 1 + 1e-7
-# Exact enumeration is bounded so that refusing (and falling back to chi-squared) takes well under a
-# second and at most a few hundred MB; R's fisher.test refuses such tables too (FEXACT workspace).
+# Exact enumeration is bounded so that refusing takes well under a second and at most a few hundred MB;
+# a table past these bounds goes to the network algorithm, which has its own (named) refusal.
 _MAX_PAIRS = 50_000_000  # partial tables x fillings of the next column compared
 _MAX_TABLES = 5_000_000
 _MAX_JOIN = 5_000_000  # about 0.5 s of the final join; a 2 x 3 table with n = 24,000 needs 12 million
+
+
+class _EnumerationTooLarge(ValueError):
+    """Full enumeration would be too slow: the network algorithm takes the table."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +128,11 @@ def _fisher_sum(rows: np.ndarray, cols: np.ndarray, const: float, log_threshold:
     remaining = rows[None, :]
     weight = np.zeros(1)
     for c in cols[:-2]:
+        if len(remaining) * _count_compositions(int(c), rows) * len(rows) > _MAX_PAIRS:  # counted, not built
+            raise _EnumerationTooLarge("table too large for exact enumeration")
         comps = _compositions(int(c), rows)
         if len(remaining) * len(comps) > _MAX_PAIRS:  # refuse before the work, not after it
-            raise ValueError(f"table too large for exact enumeration ({len(remaining)} partial tables x "
+            raise _EnumerationTooLarge(f"table too large for exact enumeration ({len(remaining)} partial tables x "
                              f"{len(comps)} column fillings > {_MAX_PAIRS}); use chi_squared")
         chunk = max(1, 20_000_000 // max(1, comps.size))  # bound the memory of the comparison
         pairs = [np.nonzero((comps[None, :, :] <= remaining[i : i + chunk, None, :]).all(axis=2))
@@ -130,14 +140,16 @@ def _fisher_sum(rows: np.ndarray, cols: np.ndarray, const: float, log_threshold:
         part = np.concatenate([pp + i * chunk for i, (pp, _) in enumerate(pairs)])
         comp = np.concatenate([cc for _, cc in pairs])
         if len(part) > _MAX_TABLES:
-            raise ValueError(f"table too large for exact enumeration (> {_MAX_TABLES} partial tables); use chi_squared")
+            raise _EnumerationTooLarge(f"table too large for exact enumeration (> {_MAX_TABLES} partial tables); use chi_squared")
         weight = weight[part] - gammaln(comps + 1).sum(axis=1)[comp]
         remaining = remaining[part] - comps[comp]
+    if _count_compositions(int(cols[-2]), rows) > _MAX_JOIN:
+        raise _EnumerationTooLarge("table too large for exact enumeration")
     last_comps = _compositions(int(cols[-2]), rows)
     states, which = np.unique(remaining, axis=0, return_inverse=True)
     # the join below loops over states: its cost grows with the square of the counts
     if len(states) * len(last_comps) > _MAX_JOIN:
-        raise ValueError(f"table too large for exact enumeration ({len(states)} x {len(last_comps)} partial "
+        raise _EnumerationTooLarge(f"table too large for exact enumeration ({len(states)} x {len(last_comps)} partial "
                          f"tables to join, > {_MAX_JOIN}); use chi_squared")
     which = which.ravel()
     order = np.argsort(which, kind="stable")
@@ -170,9 +182,14 @@ def _compositions(total: int, caps: np.ndarray) -> np.ndarray:
 
 def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
     """Exact Fisher(-Freeman-Halton) test of independence for an r x c table
-    (R ``fisher.test``): enumerate every table with the observed margins; p =
-    sum of hypergeometric probabilities <= observed * (1 + 1e-7). For 2x2 the
-    details add the conditional-MLE odds ratio and its exact CI.
+    (R ``fisher.test``): p = sum of the hypergeometric probabilities of the tables
+    with the observed margins that are <= observed * (1 + 1e-7). Small tables are
+    enumerated; larger ones go to the network algorithm
+    (:func:`analysis.stats.fisher_network.network_p`), which answers every table
+    R's ``fisher.test(workspace = 2e8)`` answers (tests/reference/fisher_R.json)
+    and raises :class:`~analysis.stats.fisher_network.TableTooLargeError` (a
+    ValueError) beyond its own bound. For 2x2 the details add the conditional-MLE
+    odds ratio and its exact CI.
 
     Parameters
     ----------
@@ -183,7 +200,8 @@ def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
     Returns
     -------
     TestResult
-        method, p, details (n, dim, n_tables; odds_ratio_cmle, odds_ratio_ci for 2x2).
+        method, p, details (n, dim, algorithm "enumeration" with n_tables, or "network";
+        odds_ratio_cmle, odds_ratio_ci for 2x2).
 
     Examples
     --------
@@ -204,9 +222,18 @@ def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
     # P(table) = prod r_i! prod c_j! / (n! prod x_ij!) = exp(const - sum log x_ij!)
     const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
     log_weight_obs = -gammaln(work + 1).sum()
-    p, n_tables = _fisher_sum(rows, cols, const, log_weight_obs + np.log(_REL_ERR))
+    # the product of the columns' filling counts bounds the number of tables: past 2e6 enumeration
+    # is slower than the network algorithm (same p to ~1e-10), below it the enumeration is kept
+    bound = np.prod([float(_count_compositions(int(c), rows)) for c in cols[:-1]])
+    try:
+        if bound > 2e6:
+            raise _EnumerationTooLarge("network algorithm faster")
+        p, n_tables = _fisher_sum(rows, cols, const, log_weight_obs + np.log(_REL_ERR))
+        details = {"n": int(n), "dim": list(obs.shape), "algorithm": "enumeration", "n_tables": int(n_tables)}
+    except _EnumerationTooLarge:
+        p = network_p(rows, cols, log_weight_obs + np.log(_REL_ERR))
+        details = {"n": int(n), "dim": list(obs.shape), "algorithm": "network"}
     p = min(1.0, p)
-    details = {"n": int(n), "dim": list(obs.shape), "n_tables": int(n_tables)}
     if obs.shape == (2, 2):
         or_, lo, hi = _odds_ratio_cmle(obs, conf_level)
         details.update({"odds_ratio_cmle": or_, "odds_ratio_ci": [lo, hi], "conf_level": conf_level})
