@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from analysis.build.chapters import BuildError, Chapter
+from analysis.build.chapters import BuildError, Chapter, toc_without
 from analysis.paths import PACKAGE_DIR
 
 
@@ -77,7 +77,8 @@ def copy_if_changed(src: Path, dst: Path) -> bool:
 DOWNLOADABLE_SOURCES = ("book/primer/",)
 
 
-def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Path) -> bool:
+def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Path,
+                 left_out: tuple[str, ...] = ()) -> bool:
     """Copy config, TOC and every non-chapter file of the book folders into the stage.
 
     Returns whether anything in the stage changed (copied or removed). ``manifest`` lists what the
@@ -86,8 +87,12 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
     """
     chapter_sources = {c.source.resolve() for c in chapters}
     changed = False
-    for name in ("_config.yml", "_toc.yml"):
-        changed |= copy_if_changed(root / name, stage / name)
+    changed |= copy_if_changed(root / "_config.yml", stage / "_config.yml")
+    # ``left_out``: chapters (docnames) this build does not render, removed from the staged TOC
+    toc_text = toc_without((root / "_toc.yml").read_text(encoding="utf-8"), left_out)
+    if not (stage / "_toc.yml").is_file() or (stage / "_toc.yml").read_text(encoding="utf-8") != toc_text:
+        (stage / "_toc.yml").write_text(toc_text, encoding="utf-8")
+        changed = True
     expected = {stage / "_config.yml", stage / "_toc.yml"}
     for folder in STAGED_FOLDERS:
         for src in sorted((root / folder).rglob("*")) if (root / folder).exists() else []:
@@ -98,7 +103,7 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
             dst = stage / src.relative_to(root)
             changed |= copy_if_changed(src, dst)
             expected.add(dst)
-    expected |= {stage / f"{c.docname}.ipynb" for c in chapters}
+    expected |= {stage / f"{c.docname}.ipynb" for c in chapters if c.docname not in left_out}
     # The primer's chapters can be downloaded as their MyST source too (a student opens it with
     # jupytext); it goes where Sphinx does not look for pages (_config.yml excludes **/_md/**)
     for chapter in chapters:

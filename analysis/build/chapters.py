@@ -48,6 +48,37 @@ PARAMETER_RULES = {
 }
 
 
+# Chapters about the bundled synthetic cohort itself (how it was generated and calibrated): left out
+# of the build, and of its table of contents, for any other cohort file, whose report they would
+# misdescribe.
+BUNDLED_ONLY = ("book/calibration",)
+
+
+def toc_without(toc_text: str, left_out: tuple[str, ...]) -> str:
+    """The text of a ``_toc.yml`` with the entries for ``left_out`` docnames removed."""
+    if not left_out:
+        return toc_text
+    toc = yaml.safe_load(toc_text)
+
+    def keep(entries):
+        kept = []
+        for entry in entries or []:
+            if str(Path(str(entry.get("file", ""))).with_suffix("")) in left_out:
+                continue
+            for key in ("sections", "chapters"):
+                if key in entry:
+                    entry[key] = keep(entry[key])
+            kept.append(entry)
+        return kept
+
+    for part in toc.get("parts", []) or []:
+        part["chapters"] = keep(part.get("chapters"))
+    if "chapters" in toc:
+        toc["chapters"] = keep(toc["chapters"])
+    return "# staged by the build, with the bundled cohort's own chapters left out\n" + \
+        yaml.safe_dump(toc, sort_keys=False, allow_unicode=True)
+
+
 class BuildError(Exception):
     """A problem that stops the build; its message is meant for the user as is."""
 

@@ -41,12 +41,13 @@ from typing import Callable
 
 from analysis.build.cache import chapter_hash, environment_fingerprint, stage_static
 from analysis.build.chapters import (
-    BUILD_OPTIONS, BUILD_PARAMETERS, STUDY_DATES, BuildError, cached_declared_parameters, default_cohort,
+    BUILD_OPTIONS, BUILD_PARAMETERS, BUNDLED_ONLY, STUDY_DATES, BuildError, cached_declared_parameters, default_cohort,
     find_chapters, resolve_parameters,
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.output import claim, locked, publish, published_book
 from analysis.build.render import merge_results, render_html
+from analysis.build.tables import publish_workbook
 from analysis.paths import BUNDLED_COHORT, PROJECT_ROOT, default_out
 
 # Counts from 1 to this minus one are suppressed in a book built on a user's cohort, unless the user
@@ -102,6 +103,11 @@ def validate_once(cohort: Path, state: Path, env_fp: str, log: Callable[[str], N
     stamp.unlink(missing_ok=True)
     lines = validate_input(cohort, log, mapping=mapping, sheet=sheet, study=study)
     stamp.write_text("\n".join([digest, *lines]))
+
+
+def _is_bundled(cohort: Path) -> bool:
+    """The bundled synthetic cohort, recognised by its bytes (a copy is still synthetic)."""
+    return BUNDLED_COHORT.is_file() and cohort.read_bytes() == BUNDLED_COHORT.read_bytes()
 
 
 def suppression_in_force(cohort: Path, given: str | None, log: Callable[[str], None]) -> int:
@@ -187,8 +193,14 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
         if any("min_cell" in d for d in declared.values()):
             given["min_cell"] = str(suppression_in_force(cohort_path, given.get("min_cell"), log))
     per_chapter = resolve_parameters(chapters, given, declared)
+    # a user's cohort: the chapters about the bundled synthetic cohort itself are not built
+    left_out = () if not takes_cohort or (_is_bundled(Path(given["cohort"])) and mapping is None) else \
+        tuple(c.docname for c in chapters if c.docname in BUNDLED_ONLY)
+    if left_out:
+        log(f"left out for a cohort other than the bundled one: {', '.join(left_out)}")
 
-    stage_changed = stage_static(root, stage, chapters, state / "staged.txt")
+    stage_changed = stage_static(root, stage, chapters, state / "staged.txt", left_out)
+    chapters = [c for c in chapters if c.docname not in left_out]
     jobs_to_run, outcomes = [], {}
     for chapter in chapters:
         p = dict(per_chapter[chapter.docname])
@@ -254,6 +266,7 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     unchanged = (not jobs_to_run and not stage_changed and rendered.exists() and published_book(out, builder)
                  and results_json.is_file() and results_json.read_text(encoding="utf-8") == results_text)
     if unchanged:
+        publish_workbook(results_dir, chapters, out)
         log(f"nothing changed since the last {builder} render")
         return BuildResult(out, html_dir / "index.html", results_json, ordered)
     rendered.unlink(missing_ok=True)
@@ -263,6 +276,7 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     if status != 0:
         raise BuildError("Jupyter Book reported warnings or errors (shown above)")
     publish(out, private, builder, results_text)
+    publish_workbook(results_dir, chapters, out)  # every table of the book, as shown, in one workbook
     rendered.write_text("ok\n")
     log(f"rendered {builder} in {time.perf_counter() - started:.1f} s")
     return BuildResult(out, html_dir / "index.html", results_json, ordered)

@@ -19,7 +19,7 @@ from analysis.pages.format import (
     days_text, figure_text, id_text, label_number, p_cell, p_prose, percent_text, word_list,
 )
 from analysis.pages.immortal_time import immortal_time_table
-from analysis.pages.landing import landing_figures
+from analysis.pages.landing import cohort_scope, landing_figures
 from analysis.pages.labels import column_label, group_label, level_label, words
 from analysis.pages.labels import figure_label as figure_words
 from analysis.pages.methods import interpretation_table, methods_table
@@ -33,6 +33,7 @@ from analysis.pages.primer import (
     logrank_figures, median_ci_by_band, naive_survival, ph_figures, toy_cox, toy_table,
 )
 from analysis.pages.provenance import provenance
+from analysis.pages.takeaway import is_bundled_cohort, neutral_comparison_html
 from analysis.pages.teaching import (
     DAYS_PER_MONTH, censoring_slider, cns_causes, competing_figures, nelson_aalen_by_hand, nelson_aalen_figures,
     r_reference, rmst_figures, run_snippet, synthetic_cohort, synthetic_cohort_path, three_tools, time_varying_figures, tool_figures,
@@ -40,7 +41,7 @@ from analysis.pages.teaching import (
 )
 from analysis.pages.rerun import broken_example
 from analysis.pages.rmst import RMST_METHOD, rmst_table
-from analysis.pages.scorecard import scorecard_tables
+from analysis.pages.scorecard import TITLES as SCORECARD_TITLES, scorecard_intro, scorecard_tables, scorecard_text
 from analysis.pages.sensitivity import CONVENTION_LABELS, VARIANT_LABELS, figure_label, moved_table, summary_table
 from analysis.pages.table_one import table_one
 from analysis.pages.treatments import initial_treatment_table
@@ -52,8 +53,9 @@ __all__ = [
     "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
     "plots", "km_plot", "forest_plot", "flow_diagram", "risk_times", "cif_plot", "immortal_time_diagram",
     "immortal_time_forest", "survival_figure", "zph_plot", "ph_texts", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
+    "cohort_scope", "is_bundled_cohort", "neutral_comparison_html",
     "baseline_table", "table_one", "landing_figures", "methods_table", "interpretation_table", "broken_example",
-    "scorecard_tables", "calibration_tables", "paper_issues_table",
+    "scorecard_tables", "scorecard_intro", "scorecard_text", "SCORECARD_TITLES", "calibration_tables", "paper_issues_table",
     "cif_table", "cause_specific_table", "fine_gray_table", "immortal_time_table",
     "moved_table", "summary_table", "figure_label", "CONVENTION_LABELS", "VARIANT_LABELS",
     "initial_treatment_table", "words", "column_label", "group_label", "level_label", "provenance", "figure_words",

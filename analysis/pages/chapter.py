@@ -22,6 +22,9 @@ from analysis.pages.format import figure_text, id_text, p_cell, p_prose, reporte
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import words
 from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table
+from analysis.pages.takeaway import (
+    TableStore, comparison_frame, is_bundled_cohort, neutral_comparison_html, own_caption,
+)
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """Headers, index entries and text cells through the label registry (no snake_case reaches a reader)."""
@@ -47,6 +50,19 @@ def _whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
 LITERAL_NAME = re.compile(r"\b(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[\w-]+\.(?:py|ya?ml|csv|xlsx|parquet|json|md))\b")
 
 
+def displayed_frame(frame: pd.DataFrame, *, min_cell: int = 0, literal_names: bool = False) -> pd.DataFrame:
+    """The table as a reader sees it (words, whole counts, small counts masked): what the page shows,
+    and what its CSV and the build's workbook hold (never the raw counts)."""
+    frame = _whole_counts(frame)
+    if literal_names:  # headers in words; the cells keep the names as a file has them
+        frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
+    else:
+        frame = _in_words(frame)
+    if min_cell:
+        frame = frame.map(lambda v: mask_cell(v, min_cell))
+    return frame
+
+
 def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
                min_cell: int = 0, literal_names: bool = False):
     """A summary table as an HTML table with a caption (and footnotes), for display in a chapter.
@@ -60,13 +76,8 @@ def html_table(frame: pd.DataFrame, caption: str, *, index: bool = True, notes: 
     """
     from IPython.display import HTML
 
-    frame = _whole_counts(frame)
-    if literal_names:  # headers in words; the cells keep the names as a file has them
-        frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
-    else:
-        frame = _in_words(frame)
+    frame = displayed_frame(frame, min_cell=min_cell, literal_names=literal_names)
     if min_cell:
-        frame = frame.map(lambda v: mask_cell(v, min_cell))
         notes = [*notes, Disclosure(min_cell).note()]
 
     names = [n for n in frame.index.names] if index else []
@@ -149,7 +160,7 @@ def zph_frame(fits: dict) -> pd.DataFrame:
     """cox.zph of every fitted Cox model in ``fits`` (name -> CoxModel), one block per model."""
     blocks = []
     for name, fit in fits.items():
-        if not hasattr(fit, "zph"):
+        if not hasattr(fit, "zph") or getattr(fit, "method_", None) == "firth":  # zph is undefined for a penalized fit
             continue
         from analysis.study import COLUMN_LABELS
 
@@ -216,6 +227,10 @@ class ChapterPage:
         self.results = Results("", results_path)
         # one set of suppressed group sizes per build: every chapter decides it from the same cohort
         self.disclosure = Disclosure.from_cohort(cohort, self.min_cell)
+        # a user's cohort is reported as itself, the paper beside it for comparison (no verdicts)
+        self.own_cohort = not is_bundled_cohort(cohort)
+        self.tables = TableStore(results_path)
+        self.texts: dict[str, str] = {}  # each recorded figure as the prose prints it (for sentence)
 
     def record(self, figures: dict[str, Any], expected_prefix: str | None = None, *, digits: int | None = None,
                counts: bool | None = None) -> dict[str, Any]:
@@ -240,6 +255,7 @@ class ChapterPage:
             self.results.add(dotted, value)
             text = id_text(dotted, value) if digits is None or dotted.endswith(".p") \
                 else figure_text(value, digits, trim=True)
+            self.texts[dotted] = text
             glue(f"{dotted}.txt", text, display=False)
             if dotted.endswith(".p"):
                 glue(f"{dotted}.eq", f"p {p_prose(value)}", display=False)
@@ -249,16 +265,35 @@ class ChapterPage:
             for dotted in sorted(i for i in expected if i.startswith(expected_prefix) and i not in shown):
                 glue(dotted, "NA", display=False)
                 glue(f"{dotted}.txt", "NA", display=False)
+                self.texts[dotted] = "NA"
                 if dotted.endswith(".p"):
                     glue(f"{dotted}.eq", "p = NA", display=False)
         return shown
 
+    def sentence(self, name: str, template: str, otherwise: str) -> str:
+        """Glue ``name`` as ``template`` with each ``{id}`` filled in as the prose prints it, or as
+        ``otherwise`` (a note saying what is missing) when any of those figures was not computed: a
+        missing column gives a sentence that says so, never "NA of NA patients (NA%)"."""
+        from myst_nb import glue
+
+        fields = re.findall(r"\{([\w.]+)\}", template)
+        missing = any(self.texts.get(f, "NA") in ("NA", "", "nan") for f in fields)
+        text = otherwise if missing else re.sub(r"\{([\w.]+)\}", lambda m: self.texts[m.group(1)], template)
+        glue(name, text, display=False)
+        return text
+
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
               counts: bool = False):
         """An HTML table; ``counts=True`` applies the disclosure rule (primary and secondary) to its counts."""
+        from IPython.display import HTML
+
         if counts and self.min_cell:
             frame = protect_table(frame, self.disclosure)
-        return html_table(frame, caption, index=index, notes=notes, min_cell=self.min_cell if counts else 0)
+        min_cell = self.min_cell if counts else 0
+        shown = html_table(frame, caption, index=index, notes=notes, min_cell=min_cell)
+        notes = [*notes, Disclosure(min_cell).note()] if min_cell else list(notes)
+        link = self.tables.link(displayed_frame(frame, min_cell=min_cell), caption, notes, index=index)
+        return HTML(shown.data + link)
 
     def comparison(self, figures: dict[str, Any], prefix: str, caption: str,
                    labels: dict[str, str] | None = None, notes: Iterable[str] = ()):
@@ -266,7 +301,12 @@ class ChapterPage:
         from IPython.display import HTML
 
         rows = comparison_rows(figures, prefix, labels, self.disclosure)
-        return HTML(comparison_html(rows, caption, notes))
+        if self.own_cohort:
+            caption = own_caption(caption)
+            shown = neutral_comparison_html(rows, caption, notes)
+        else:
+            shown = comparison_html(rows, caption, notes)
+        return HTML(shown + self.tables.link(comparison_frame(rows, self.own_cohort), caption, notes, index=False))
 
     def notes(self, section):
         """The section's notes (empty groups, models not fitted...) as a visible admonition."""

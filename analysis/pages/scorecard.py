@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.pages.comparison import comparison_html, comparison_rows
 from analysis.pages.labels import CHAPTERS
+from analysis.pages.takeaway import neutral_comparison_html
 from analysis.results import Results
 from analysis.paper import STATUSES, scorecard, totals
 
@@ -59,11 +60,16 @@ def _section(stem: str) -> tuple[str, str]:
     return (f"{name}: {title}" if title else name), f"{chapter}.html" + (f"#{anchor}" if anchor else "")
 
 
-def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, min_cell: int = 0
-                     ) -> tuple[pd.DataFrame, str]:
+def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, min_cell: int = 0,
+                     own: bool = False) -> tuple[pd.DataFrame, str]:
     """Totals per status (recorded as ``scorecard.<status>``) and the full table as HTML, one
     readable row per figure (a count with its share, a median with its CI...) under a linked row
-    naming the chapter section that shows it."""
+    naming the chapter section that shows it.
+
+    ``own``: a user's cohort, which is not expected to reproduce the paper: the table sets this
+    cohort's figures beside the paper's without a verdict, and the totals count what could be
+    computed (statuses are still recorded in results.json, for whoever wants them).
+    """
     counts = totals(scorecard(figures))
     results = Results("scorecard", results_path)
     results.add("total", int(counts.sum()))
@@ -75,9 +81,81 @@ def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, m
         title, href = _section(row["stem"])
         row["chapter"] = href
         sections[href] = (title, href)
+    if own:
+        table = neutral_comparison_html(
+            rows, "Every published figure: this cohort, and the paper for comparison", sections=sections,
+            notes=["Times in days. CI: 95% confidence interval. HR: hazard ratio. Methods as in the chapters "
+                   "and the Methods page. NA: this cohort file lacks what the figure needs, or the figure is "
+                   "undefined on it."])
+        computable = int(counts.sum() - counts.get("not computable", 0))
+        frame = pd.DataFrame({"Figures": [computable, int(counts.get("not computable", 0))]},
+                             index=pd.Index(["computed from this cohort", "not computable from this cohort"],
+                                            name="Published figures"))
+        return frame, table
     table = comparison_html(rows, "Every published figure: paper and this book", sections=sections,
                             notes=["Times in days. CI: 95% confidence interval. HR: hazard ratio. A row's "
                                    "agreement is that of its worst part, named in brackets. Methods as in the "
                                    "chapters and the Methods page."])
     order = [s for s in STATUSES if s in counts.index] + [s for s in counts.index if s not in STATUSES]
     return counts.reindex(order).rename_axis("Status").to_frame("Figures"), table
+
+
+TITLES = {False: "Reproduction scorecard", True: "Comparison with the published study"}
+
+
+def scorecard_text(counts: pd.DataFrame, own: bool) -> str:
+    """The page's reading guide (MyST): for the reproduction, the totals in a sentence and the rules
+    of the statuses; for a user's cohort, what the comparison is and is not."""
+    if not own:
+        return RULES.format(**_totals(counts))
+    return ("Every figure the paper prints, set beside the value computed from this cohort. This cohort is "
+            "not the paper's: the two are expected to differ, and a difference is a finding about the "
+            "cohorts (their patients, their care, their follow-up), not an error. A count is shown with "
+            "its denominator and share, a median with its interval and a hazard ratio with its interval "
+            "and p, in one row; the rows are grouped under a link to the chapter section that shows them.")
+
+
+def scorecard_intro(own: bool) -> str:
+    """The page's first paragraph (the reproduction's; a user's cohort gets :func:`scorecard_text`)."""
+    return "" if own else INTRO
+
+
+def _totals(counts: pd.DataFrame) -> dict[str, int]:
+    n = counts["Figures"]
+    get = lambda status: int(n.get(status, 0))  # noqa: E731
+    return dict(total=int(n.sum()), exact=get("exact"), within=get("within tolerance"),
+                differs=get("differs"), issue=get("paper issue"), na=get("not computable"))
+
+
+INTRO = """Every figure the paper prints, beside the value this book computes from the cohort file, and whether
+the two agree. Nothing is left out: a figure that differs is listed as differing. A count is shown with
+its denominator and share, a median with its interval and a hazard ratio with its interval and p, in one
+row; the rows are grouped under a link to the chapter section that shows them."""
+
+
+RULES = """Of the {total} figures the paper prints, {exact} are reproduced
+exactly and {within} within tolerance;
+{differs} differ, {issue} are printed in a way no data
+could reproduce (see {{doc}}`critique`) and
+{na} cannot be computed from this cohort file.
+
+The statuses follow fixed rules, the same for every cohort:
+
+exact
+: counts, medians and ranges equal; percentages equal at the paper's one decimal; hazard ratios and
+  p-values equal at the paper's printed digits.
+
+within tolerance
+: median confidence limits within 5%, hazard ratios within 5%, their confidence limits within 10%,
+  p-values within 25% (relative); a printed bound such as "<0.01" holds.
+
+differs
+: outside those tolerances.
+
+paper issue
+: the printed figure is impossible (a confidence limit on the wrong side of its median; a plain median
+  of an odd number of whole days ending in .5).
+
+not computable
+: the cohort file lacks what the figure needs, or the figure is undefined (R would say NA).
+"""
