@@ -127,6 +127,9 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0) -> tuple[pd.DataFra
         labels[column] = label
         if test:
             tests[column] = test
+    if not variables:  # no CNS patient, or none with a known characteristic: a valid cohort all the same
+        empty = pd.DataFrame(columns=["Overall", "p-value"], index=pd.Index([], name="Characteristic"))
+        return empty, [*notes, "No patient with CNS metastasis and a known characteristic in this cohort."]
     table = table_one(data, "group", variables, tests=tests, labels=labels, overall=True, digits=1,
                       categorical=[v for v in variables if v != "age_at_cns"])
     sizes = table.iloc[0]

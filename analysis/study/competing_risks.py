@@ -82,7 +82,8 @@ def chi_squared_among_deaths(cause, group):
     dead = cause > 0
     table = pd.crosstab(pd.Series(as_groups(group)[dead], name="group"),
                         pd.Series(np.where(cause[dead] == 1, CAUSES[1], CAUSES[2]), name="cause"))
-    return table, chi_squared(table)
+    # one group or one cause among the dead (a small cohort): no test, the counts are still shown
+    return table, (chi_squared(table) if min(table.shape) > 1 else None)
 
 
 def fine_gray(time, cause, group, of_cause: int, ref: str = "B") -> FineGray:
@@ -151,8 +152,11 @@ def competing_risks_section(cohort):
         section.figures[f"competing_risks.deaths.{key}"] = int((cause == k).sum())
     counts, test = chi_squared_among_deaths(cause, group)
     section.tables["deaths"] = counts
-    if counts.shape[0] > 1 and counts.shape[1] > 1:
+    if test is not None:
         section.figures["competing_risks.chisq.p"] = float(test.p)
+    else:
+        section.notes.append("the chi-squared test of the cause of death by group needs deaths from both "
+                             "causes in at least two groups")
     rows = []
     for k, key in keys.items():
         if (cause == k).sum() == 0 or "B" not in set(group):

@@ -6,6 +6,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analysis.stats import CoxModel
 from analysis.study.reproduction import SITES_AT_ABC, TIES, all_figures, all_sections, risk_model_data
 
@@ -34,11 +36,15 @@ def critique_figures(cohort) -> dict[str, Any]:
     frame = frame[data["group"].astype(str) != "L"]
     covariates = list(SITES_AT_ABC.values())
     if frame["event"].sum():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            alt = CoxModel(ties=TIES).fit(frame, "time", "event", covariates, profile_ci=False,
-                                          term_tests=False)
-        out["critique.bm_bone_hr_excluded"] = float(alt.coefficients_.loc[SITES_AT_ABC["bone"], "hr"])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                alt = CoxModel(ties=TIES).fit(frame, "time", "event", covariates, profile_ci=False,
+                                              term_tests=False)
+        except (ValueError, np.linalg.LinAlgError):
+            alt = None  # a site constant among these patients (a small cohort): the figure stays None
+        if alt is not None:
+            out["critique.bm_bone_hr_excluded"] = float(alt.coefficients_.loc[SITES_AT_ABC["bone"], "hr"])
     out["critique.lm_bone_profile"] = figures.get("backgrounds.risk_of_lm_multivariate.bone.ci")
     lm_fit = sections["backgrounds"].fits.get("risk_of_lm_multivariate")
     if lm_fit is not None:  # the Wald interval of the same term, for the contrast
