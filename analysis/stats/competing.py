@@ -96,21 +96,30 @@ def aj_std_err(time, cause, causes) -> dict[int, np.ndarray]:
     """
     t = as_time(time)
     c = as_causes(cause, len(t))
-    times = np.unique(t)
-    surv, infl_s = 1.0, np.zeros(len(t))
-    infl_f = {k: np.zeros(len(t)) for k in causes}
+    times, inv = np.unique(t, return_inverse=True)
+    # A patient's influence depends only on when it left and why (its time and cause), so the
+    # patients sharing both carry one influence path, weighted by how many they are: the loop runs
+    # over those patterns (at most distinct times x causes), not over every patient.
+    width = int(c.max()) + 1
+    key, count = np.unique(inv.astype(np.int64) * width + c, return_counts=True)  # 1-D: a fast sort
+    p_time, p_cause, weight = key // width, key % width, count.astype(float)
+    n_out = np.bincount(inv, minlength=len(times))
+    at_risk_n = len(t) - np.concatenate([[0], np.cumsum(n_out)[:-1]])
+    deaths = {k: np.bincount(inv, weights=(c == k), minlength=len(times)) for k in causes}
+    surv, infl_s = 1.0, np.zeros(len(key))
+    infl_f = {k: np.zeros(len(key)) for k in causes}
     out = {k: np.empty(len(times)) for k in causes}
-    for j, when in enumerate(times):
-        at_risk = t >= when
-        here = t == when
-        n = at_risk.sum()
-        dl = {k: ((c == k) & here).sum() / n for k in causes}
+    for j in range(len(times)):
+        at_risk = p_time >= j
+        here = p_time == j
+        n = float(at_risk_n[j])
+        dl = {k: deaths[k][j] / n for k in causes}
         dl_all = sum(dl.values())
-        u_all = (((c > 0) & here) - at_risk * dl_all) / n
+        u_all = (((p_cause > 0) & here) - at_risk * dl_all) / n
         for k in causes:
-            u_k = (((c == k) & here) - at_risk * dl[k]) / n
+            u_k = (((p_cause == k) & here) - at_risk * dl[k]) / n
             infl_f[k] = infl_f[k] + infl_s * dl[k] + surv * u_k
-            out[k][j] = np.sqrt(np.sum(infl_f[k] ** 2))
+            out[k][j] = np.sqrt(np.sum(weight * infl_f[k] ** 2))
         infl_s = infl_s * (1 - dl_all) - surv * u_all
         surv *= 1 - dl_all
     return out
@@ -149,7 +158,7 @@ def gray_test(time, cause, group, of_cause: int, rho: float = 0.0) -> dict:
     t = as_time(time)
     c = as_causes(cause, len(t))
     labels, order = _group_labels(group, len(t))
-    g = np.array([order.index(v) for v in labels])
+    g = pd.Categorical(labels, categories=order).codes.astype(int)  # a vectorised order.index
     ng = len(order)
     if ng < 2:
         raise ValueError("group: Gray's test needs at least two groups")
