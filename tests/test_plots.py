@@ -372,7 +372,10 @@ def test_forest_plot_log_axis_reference_line_and_text_columns(coefficients):
     ax, ax_text = fig.axes
     assert ax.get_xscale() == "log"
     assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.get_lines())  # reference at HR = 1
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Bone metastasis", "Local RT", "Lung metastasis"]
+    # Each label on its own line above its whiskers, top to bottom in the table's order.
+    labels = sorted((t for t in ax.texts if (t.get_gid() or "").startswith("forest-label-")),
+                    key=lambda t: -t.get_position()[1])
+    assert [t.get_text() for t in labels] == ["Lung metastasis", "Local RT", "Bone metastasis"]
     texts = {t.get_gid(): t.get_text() for t in ax_text.texts if t.get_gid()}
     assert texts["forest-text-0"] == "1.98 (1.25\u20133.10)"
     assert texts["forest-p-0"] == "0.0038"
@@ -420,11 +423,43 @@ def test_forest_plot_with_paper_values_hollow_markers_and_legend(coefficients):
     assert published.get_ydata()[0] != computed.get_ydata()[0]  # offset, side by side
     assert by_gid(fig, "forest-paper-1-point") == []  # no paper value for local_rt
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend_texts == ["computed", "paper"]
+    assert legend_texts == ["This book (95% CI)", "Paper"]
     texts = {t.get_gid(): t.get_text() for t in fig.axes[1].texts if t.get_gid()}
     assert texts["forest-paper-text-2"] == "paper 2.344"  # the paper printed no CI
     with pytest.raises(ValueError, match="paper: index value.*'liver'"):
         plots.forest_plot(coefficients, paper=paper.rename(index={"lung": "liver"}))
+
+
+def test_forest_plot_tick_labels_never_touch(coefficients):
+    """A range of four decades (group L: 0.0077 to 18.4) once printed 0.005 and 0.01 as one blur."""
+    from analysis.pages.plots.forest import SMALL_FONT_SIZE, TICK_GAP
+
+    coefficients.loc["lung", ["hr", "hr_profile_lower", "hr_profile_upper"]] = [0.063, 0.0077, 0.306]
+    coefficients.loc["bone", ["hr", "hr_profile_lower", "hr_profile_upper"]] = [4.595, 1.32, 18.395]
+    fig = plots.forest_plot(coefficients)
+    render(fig)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()),
+                   key=lambda b: b.x0)
+    assert len(boxes) >= 3
+    points = fig.dpi / 72
+    assert all(right.x0 - left.x1 >= TICK_GAP * points * 0.9 for left, right in zip(boxes, boxes[1:]))
+    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= SMALL_FONT_SIZE >= 11
+
+
+def test_immortal_time_forest_marks_the_papers_naive_hazard_ratio():
+    from analysis.paper import published_value
+
+    comparison = pd.DataFrame({"hr": [0.129, 0.212], "lower": [0.063, 0.102], "upper": [0.261, 0.425],
+                               "p": [0.00001, 0.00001]}, index=["Naive (as the paper)", "Time-varying"])
+    fig = plots.immortal_time_forest(comparison)
+    paper = published_value("risk_factors.all_cns.subsequent_systemic_therapy")
+    (published,) = by_gid(fig, "forest-paper-0-point")
+    assert published.get_xdata()[0] == pytest.approx(paper["hr"])
+    assert by_gid(fig, "forest-paper-1-point") == []  # the paper fitted no time-varying model
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[1].texts if t.get_gid()}
+    assert texts["forest-paper-text-0"] == f"paper {paper['hr']:.3f}"
 
 
 def test_forest_plot_on_cox_model_coefficients(lung):

@@ -12,7 +12,14 @@ from matplotlib.textpath import TextPath
 
 from analysis.stats import require_columns
 from analysis.pages.format import label_number, p_cell
-from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure
+from analysis.pages.plots.style import KM_FIGSIZE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE, OKABE_ITO, _new_figure
+
+# As the survival figures: 6.4 in wide with 12/11 pt text, so that on a 390 px phone (the image shrunk
+# to about 330 px) the words keep about 8 px. Each term's label sits on its own line above its
+# whiskers, so a long label takes no width from the plot.
+FONT_SIZE, SMALL_FONT_SIZE = KM_FONT_SIZE, KM_SMALL_FONT_SIZE
+FIGURE_WIDTH = KM_FIGSIZE[0]
+TICK_GAP = 8.0  # points between two tick labels of the hazard-ratio axis
 
 
 def _finite_positive(values) -> np.ndarray:
@@ -133,85 +140,116 @@ def forest_plot(
     pad = max(0.08 * span, 0.08)
     x_min, x_max = x_min / 10**pad, x_max * 10**pad
 
-    offset = 0.0 if paper is None else 0.17
+    # Rows from the top: label line, computed estimate, paper's value (data units, one unit per term).
+    label_dy, est_dy, pap_dy = (0.30, -0.02, 0.0) if paper is None else (0.36, 0.08, -0.24)
     computed_colour, paper_colour = OKABE_ITO[0], "#555555"
     # Text cells first (y, column, text, colour, gid), so the columns can be sized to their content.
     p_values = coefficients[p].tolist() if p is not None else [None] * n_rows
     cells = []
     for i in range(n_rows):
         y = n_rows - 1 - i
-        cells.append((y + offset, "hr", _hr_text(est[i], est_low[i], est_high[i], digits), "black",
+        cells.append((y + est_dy, "hr", _hr_text(est[i], est_low[i], est_high[i], digits), "black",
                       f"forest-text-{i}"))
         if p is not None:
-            cells.append((y + offset, "p", p_cell(p_values[i]), "black", f"forest-p-{i}"))
+            cells.append((y + est_dy, "p", p_cell(p_values[i]), "black", f"forest-p-{i}"))
         if paper is not None and np.isfinite(pap[i]):
-            cells.append((y - offset, "hr", "paper " + _hr_text(pap[i], pap_low[i], pap_high[i], digits + 1, True),
+            cells.append((y + pap_dy, "hr", "paper " + _hr_text(pap[i], pap_low[i], pap_high[i], digits + 1, True),
                           paper_colour, f"forest-paper-text-{i}"))
             if "p" in paper.columns and not pd.isna(paper["p"].iloc[i]):
-                cells.append((y - offset, "p", p_cell(paper["p"].iloc[i]), paper_colour, f"forest-paper-p-{i}"))
+                cells.append((y + pap_dy, "p", p_cell(paper["p"].iloc[i]), paper_colour, f"forest-paper-p-{i}"))
     header = {"hr": "HR (95% CI)", "p": "p"}
     column_width = {  # points
-        column: max([_text_width(header[column], FONT_SIZE, bold=True)]
+        column: max([_text_width(header[column], SMALL_FONT_SIZE, bold=True)]
                     + [_text_width(c[2], SMALL_FONT_SIZE) for c in cells if c[1] == column])
         for column in (("hr", "p") if p is not None else ("hr",))
     }
-    gap = 12.0  # points between the two text columns
+    gap = 10.0  # points between the two text columns
     text_width = sum(column_width.values()) + gap * (len(column_width) - 1) + 4
-    label_width = max(_text_width(label, FONT_SIZE) for label in row_labels) + 12
-    figure_width = 7.5
-    plot_width = max(figure_width * 72 - 30 - label_width - text_width, 2.2 * 72)
+    plot_width = max(FIGURE_WIDTH * 72 - 24 - text_width, 2.2 * 72)
 
-    row_height = 0.42 if paper is None else 0.55
-    fig = _new_figure((figure_width, 1.3 + row_height * n_rows))
+    row_height = 0.62 if paper is None else 0.85  # inches per term: two or three lines of text
+    fig = _new_figure((FIGURE_WIDTH, 1.35 + row_height * n_rows + (0.3 if title else 0.0)))
     ax, ax_text = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [plot_width, text_width]})
     fig.get_layout_engine().set(wspace=0.03)  # room between an edge arrow and the text column
     ax.set_xscale("log")
     ax.set_xlim(x_min, x_max)
     for i in range(n_rows):
         y = n_rows - 1 - i
-        _draw_interval(ax, y + offset, est[i], est_low[i], est_high[i], x_min, x_max, computed_colour, False,
+        _draw_interval(ax, y + est_dy, est[i], est_low[i], est_high[i], x_min, x_max, computed_colour, False,
                        f"forest-{i}")
         if paper is not None:
-            _draw_interval(ax, y - offset, pap[i], pap_low[i], pap_high[i], x_min, x_max, paper_colour, True,
+            _draw_interval(ax, y + pap_dy, pap[i], pap_low[i], pap_high[i], x_min, x_max, paper_colour, True,
                            f"forest-paper-{i}")
+        # The label spans the plot and the text column: nothing else is drawn on its line.
+        ax.text(0.0, y + label_dy, row_labels[i], transform=ax.get_yaxis_transform(), ha="left",
+                va="bottom", fontsize=FONT_SIZE, clip_on=False, gid=f"forest-label-{i}", zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})  # over the HR = 1 line
     ax.axvline(1.0, color="0.3", linewidth=0.9, linestyle=(0, (4, 2)), zorder=1)
-    ax.set_ylim(-0.7, n_rows - 0.3)
-    ax.set_yticks(range(n_rows))
-    ax.set_yticklabels(list(reversed(row_labels)), fontsize=FONT_SIZE)
-    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(-0.55, n_rows - 0.25)
+    ax.set_yticks([])
     ax.tick_params(axis="x", labelsize=SMALL_FONT_SIZE)
-    # Denser ticks on narrow ranges so that every plot has at least three labelled ticks.
-    decades = np.log10(x_max / x_min)
-    subs = (1.0, 2.0, 5.0) if decades > 1.5 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if decades > 0.6 else (
-        1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
-    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    ticks = _ticks(x_min, x_max, 0.85 * plot_width)  # the layout takes margins from the plot
+    ax.xaxis.set_major_locator(ticker.FixedLocator(ticks))
     ax.xaxis.set_minor_locator(ticker.NullLocator())
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("Hazard ratio (log scale)", fontsize=FONT_SIZE)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _tick_text(v)))
+    ax.set_xlabel("Hazard ratio (log scale)", fontsize=SMALL_FONT_SIZE)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     if title:
-        fig.suptitle(title, fontsize=FONT_SIZE + 1, x=0.02, ha="left")
+        fig.suptitle(title, fontsize=FONT_SIZE, fontweight="bold", x=0.01, ha="left")
 
     # Text columns in their own axes; x in points from its left edge (axes width = text_width points).
     ax_text.set_xlim(0, text_width)
     ax_text.axis("off")
     column_x = {"hr": 2.0, "p": 2.0 + column_width["hr"] + gap}
-    header_y = n_rows - 0.3
+    header_y = n_rows - 0.25
     for column in column_width:
-        ax_text.text(column_x[column], header_y, header[column], fontsize=FONT_SIZE, fontweight="bold",
+        ax_text.text(column_x[column], header_y, header[column], fontsize=SMALL_FONT_SIZE, fontweight="bold",
                      va="bottom", style="italic" if column == "p" else "normal")
     for y, column, text, colour, gid in cells:
         ax_text.text(column_x[column], y, text, fontsize=SMALL_FONT_SIZE, va="center", color=colour, gid=gid)
     if paper is not None:
         handles = [
-            Line2D([], [], color=computed_colour, marker="s", markersize=6.5, linewidth=1.4, label="computed"),
+            Line2D([], [], color=computed_colour, marker="s", markersize=6.5, linewidth=1.4,
+                   label="This book (95% CI)"),
             Line2D([], [], color=paper_colour, marker="o", markerfacecolor="white", markersize=6.5,
-                   linewidth=1.4, linestyle=(0, (3, 1.5)), label="paper"),
+                   linewidth=1.4, linestyle=(0, (3, 1.5)), label="Paper"),
         ]
         fig.legend(handles=handles, fontsize=SMALL_FONT_SIZE, frameon=False, loc="outside lower center",
                    ncols=2)
     return fig
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def _ticks(x_min: float, x_max: float, width: float) -> list[float]:
+    """Tick values on a log axis ``width`` points wide, none whose label would touch another's:
+    1 first, then the decades, then 2 and 5 of each decade, then finer steps, each kept only if it
+    leaves TICK_GAP to every tick already kept (0.005 and 0.01 side by side print as one blur)."""
+    span = np.log10(x_max / x_min)
+    lo, hi = int(np.floor(np.log10(x_min))), int(np.ceil(np.log10(x_max)))
+    ranks = [(1.0,), (2.0, 5.0), (3.0, 1.5), (4.0, 6.0, 8.0, 2.5, 7.0)]
+    candidates = [1.0] + [10.0 ** k for k in range(lo, hi + 1)]
+    for subs in ranks[1:]:
+        candidates += [s * 10.0 ** k for s in subs for k in range(lo, hi + 1)]
+    candidates = [v for v in candidates if x_min <= v <= x_max]
+
+    def position(v):  # points from the left edge
+        return width * np.log10(v / x_min) / span
+
+    kept: list[float] = []
+    for value in candidates:
+        if any(np.isclose(value, k) for k in kept):
+            continue
+        half = _text_width(_tick_text(value), SMALL_FONT_SIZE) / 2
+        if all(abs(position(value) - position(k)) >= half + _text_width(_tick_text(k), SMALL_FONT_SIZE) / 2
+               + TICK_GAP for k in kept):
+            kept.append(value)
+        if len(kept) >= 8:
+            break
+    return sorted(kept)
 
 
 def _text_width(text: str, size: float, bold: bool = False) -> float:

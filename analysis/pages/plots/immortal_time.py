@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.paper import published_value
 from analysis.pages.plots.forest import forest_plot
-from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE
+from analysis.pages.plots.style import KM_FIGSIZE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE, OKABE_ITO
+
+# The survival figures' width and type, so the words stay legible on a 390 px phone.
+FONT_SIZE, SMALL_FONT_SIZE = KM_FONT_SIZE, KM_SMALL_FONT_SIZE
 
 
 def immortal_time_diagram():
@@ -14,7 +18,7 @@ def immortal_time_diagram():
     time-varying model see it."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    fig, ax = plt.subplots(figsize=(KM_FIGSIZE[0], 2.9))
     start, death = 4.0, 10.0
     rows = [("Naive model", [(0, death, OKABE_ITO[2], "counted as treated")]),
             ("Time-varying model", [(0, start, OKABE_ITO[4], "untreated"),
@@ -30,14 +34,24 @@ def immortal_time_diagram():
     for x, text in ((0, "CNS diagnosis"), (start, "therapy starts"), (death, "death")):
         ax.axvline(x, color="grey", linewidth=0.8, linestyle=":")
         ax.text(x, -0.55, text, ha="center", va="top", fontsize=SMALL_FONT_SIZE)
-    ax.set_xlim(-4.5, 11)
+    ax.set_xlim(-5.6, 11.3)
     ax.set_ylim(-0.9, 2.3)
     ax.axis("off")
     fig.tight_layout()
     return fig
 
 
+# The paper fitted only the naive model: its hazard ratio (no interval printed) marks that row.
+PAPER_NAIVE_ID = "risk_factors.all_cns.subsequent_systemic_therapy"
+
+
 def immortal_time_forest(comparison: pd.DataFrame):
-    """The therapy's hazard ratio under each analysis (the section's ``comparison`` table)."""
-    return forest_plot(comparison, lower="lower", upper="upper", p="p",
+    """The therapy's hazard ratio under each analysis (the section's ``comparison`` table), with the
+    paper's value beside the naive model, the only one the paper fitted (its first row)."""
+    published = published_value(PAPER_NAIVE_ID)
+    paper = None
+    if len(comparison) and str(comparison.index[0]).startswith("Naive") and "hr" in published:
+        paper = pd.DataFrame({"hr": [published["hr"]], "lower": [float("nan")], "upper": [float("nan")],
+                              "p": [published.get("p", float("nan"))]}, index=comparison.index[:1])
+    return forest_plot(comparison, lower="lower", upper="upper", p="p", paper=paper,
                        title="Subsequent systemic therapy: hazard ratio for death")
