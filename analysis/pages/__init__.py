@@ -22,6 +22,7 @@ from analysis.pages.immortal_time import immortal_time_table
 from analysis.pages.landing import cohort_scope, landing_figures
 from analysis.pages.labels import column_label, group_label, level_label, words
 from analysis.pages.labels import figure_label as figure_words
+from analysis.pages.median_limits import open_upper_limit_notes
 from analysis.pages.methods import interpretation_table, methods_table
 from analysis.pages.plots import (
     FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE, cif_plot, flow_diagram, forest_plot, immortal_time_diagram,
@@ -47,7 +48,7 @@ from analysis.pages.table_one import table_one
 from analysis.pages.treatments import initial_treatment_table
 
 __all__ = [
-    "rmst_table", "RMST_METHOD",
+    "rmst_table", "RMST_METHOD", "open_upper_limit_notes",
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
     "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
     "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
