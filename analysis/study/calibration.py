@@ -150,7 +150,10 @@ def calibration_report(cohort, published: str | Path | dict = PUBLISHED_PATH,
         k = figures[f"cohort.groups.{g}.n"]
         rows.exact(f"cohort.groups.{g}.n", pub["cohort"]["groups"][g]["n"], k)
         rows.exact(f"cohort.groups.{g}.pct", pub["cohort"]["groups"][g]["pct"], figures[f"cohort.groups.{g}.pct"],
-                   issue=f"{k}/{n_cns} is {100 * k / n_cns:.2f}%: the paper rounded the three shares to sum to 100%")
+                   # At the paper's one decimal: 13/102 = 12.745...% prints 12.7, and two decimals
+                   # (12.75) would look as if 12.8 were the plain rounding.
+                   issue=f"{k}/{n_cns} is {100 * k / n_cns:.1f}% at one decimal: the paper rounded the "
+                         "three shares to sum to 100%")
     fu = pub["cohort"]["followup_from_abc"]
     reverse = figures["cohort.followup_from_abc.reverse_km_median"]
     rows.exact("cohort.followup_from_abc.median", fu["median"], figures["cohort.followup_from_abc.median"],
