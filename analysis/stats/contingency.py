@@ -180,7 +180,7 @@ def _compositions(total: int, caps: np.ndarray) -> np.ndarray:
     return np.concatenate(blocks) if blocks else np.zeros((0, len(caps)), dtype=np.int64)
 
 
-def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
+def fisher_exact(table, conf_level: float = 0.95, max_work: int | None = None) -> TestResult:
     """Exact Fisher(-Freeman-Halton) test of independence for an r x c table
     (R ``fisher.test``): p = sum of the hypergeometric probabilities of the tables
     with the observed margins that are <= observed * (1 + 1e-7). Small tables are
@@ -196,6 +196,10 @@ def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
     table : 2-d array-like or DataFrame of non-negative integer counts
     conf_level : float
         Level of the 2x2 odds ratio's interval.
+    max_work : int, optional
+        The network algorithm's budget (default :data:`~analysis.stats.fisher_network.MAX_WORK`,
+        enough for what R answers); a caller that must stay fast, such as a report on a large
+        cohort, gives a smaller one and falls back to chi-squared when it is exceeded.
 
     Returns
     -------
@@ -231,7 +235,8 @@ def fisher_exact(table, conf_level: float = 0.95) -> TestResult:
         p, n_tables = _fisher_sum(rows, cols, const, log_weight_obs + np.log(_REL_ERR))
         details = {"n": int(n), "dim": list(obs.shape), "algorithm": "enumeration", "n_tables": int(n_tables)}
     except _EnumerationTooLarge:
-        p = network_p(rows, cols, log_weight_obs + np.log(_REL_ERR))
+        p = network_p(rows, cols, log_weight_obs + np.log(_REL_ERR),
+                      **({} if max_work is None else {"max_work": max_work}))
         details = {"n": int(n), "dim": list(obs.shape), "algorithm": "network"}
     p = min(1.0, p)
     if obs.shape == (2, 2):

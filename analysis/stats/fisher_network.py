@@ -218,7 +218,7 @@ def _compositions_upto(total, caps):
     return x[x.sum(axis=1) <= total]
 
 
-def network_p(rows, cols, log_threshold) -> float:
+def network_p(rows, cols, log_threshold, max_work: int = MAX_WORK) -> float:
     """Sum of exp(const + v) over the tables with margins ``rows``, ``cols`` whose log weight
     v = -sum log x_ij! is <= ``log_threshold``; const = sum log r! + sum log c! - log n!.
 
@@ -253,10 +253,10 @@ def network_p(rows, cols, log_threshold) -> float:
         if not len(states):
             return total
         n_comps = _count_compositions(int(cols[k]), states.max(axis=0))
-        if len(states) * n_comps * len(rows) > MAX_WORK:  # refused before the work, not after it
+        if len(states) * n_comps * len(rows) > max_work:  # refused before the work, not after it
             raise TableTooLargeError(
                 f"table too large for the exact network algorithm ({len(states)} partial tables x "
-                f"{n_comps} fillings of column {k + 1} x {len(rows)} rows > {MAX_WORK}); use chi_squared or a simulated p-value")
+                f"{n_comps} fillings of column {k + 1} x {len(rows)} rows > {max_work}); use chi_squared or a simulated p-value")
         comps = _compositions(int(cols[k]), states.max(axis=0))
         per = max(1, _CHUNK // max(1, comps.size))
         new_s, new_w, new_c = [], [], []
@@ -273,9 +273,9 @@ def network_p(rows, cols, log_threshold) -> float:
     if len(states):
         r = states.shape[1]
         work = len(states) * int(np.prod(states.max(axis=0)[: r - 2] + 1))
-        if work > MAX_WORK:
+        if work > max_work:
             raise TableTooLargeError(
-                f"table too large for the exact network algorithm ({work} last-stage partial tables > {MAX_WORK}); "
+                f"table too large for the exact network algorithm ({work} last-stage partial tables > {max_work}); "
                 "use chi_squared or a simulated p-value")
         total += _last_two_columns(states, w, count, int(cols[-2]), thr, const)
     return total
