@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from analysis.results import Results
-from analysis.pages.format import figure_text, id_text, p_cell, p_prose, reported_digits
+from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p_prose, plot_text, reported_digits
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import words
 from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table
@@ -314,7 +314,7 @@ class ChapterPage:
 
         if not section.notes:
             return None  # nothing to show (an empty Markdown would print its repr)
-        items = "\n".join(f"- {note}" for note in section.notes)
+        items = "\n".join(f"- {markdown_text(note)}" for note in section.notes)  # notes can quote the file name
         return Markdown(f"```{{note}}\nWhat this cohort could not support:\n\n{items}\n```")
 
     def optional(self, section, key: str, build, caption: str, **kwargs):
@@ -324,7 +324,7 @@ class ChapterPage:
         source = _source(section, key)
         if source is None:
             reason = "; ".join(section.notes) or "the cohort does not have what it needs"
-            return Markdown(f"*{caption}: not computed ({reason}).*")
+            return Markdown(f"*{markdown_text(caption)}: not computed ({markdown_text(reason)}).*")
         return self.table(build(source), caption, **kwargs)
 
     def figure(self, name: str, section, key: str, make) -> None:
@@ -332,7 +332,7 @@ class ChapterPage:
         source = _source(section, key)
         if source is None:
             reason = "; ".join(section.notes) or "the cohort does not have what it needs"
-            glue_figure(name, note_figure(f"Not drawn: {reason}"))
+            glue_figure(name, note_figure(f"Not drawn: {plot_text(reason)}"))
         else:
             glue_figure(name, make(source))
 

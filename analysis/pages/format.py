@@ -26,6 +26,7 @@ Missing values print as ``NA`` everywhere; text (a paper's ``"<0.01"``) passes t
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,30 @@ def word_list(words) -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# every ASCII punctuation character: CommonMark lets any of them be backslash-escaped
+_MARKUP = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def markdown_text(text: Any) -> str:
+    """``text`` as literal text inside a Markdown/MyST output (an IPython ``Markdown`` object).
+
+    A note can quote what a user controls (the cohort file's name, a column name), and the notebook's
+    Markdown is parsed again by MyST: ``<img ...>`` would be raw HTML, ``**x**`` bold, ``$x$`` maths,
+    ``{glue:text}`x``` a role. Each punctuation character is backslash-escaped, so it shows as itself."""
+    return _MARKUP.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def plot_text(text: Any) -> str:
+    """``text`` for a matplotlib text: a ``$`` would start mathtext (and an odd number of them fails)."""
+    return str(text).replace("$", r"\$")
+
+
+def markdown_code(text: Any) -> str:
+    """``text`` as a Markdown code span, literal whatever it holds: the fence is one backtick longer
+    than its longest run of backticks (CommonMark), spaces keep a backtick at either end off the fence."""
+    text = str(text).replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analysis.cohort import CNS_GROUPS, load_cohort
 from analysis.pages.chapter import glue_paper
+from analysis.pages.format import markdown_code
 from analysis.pages.takeaway import is_bundled_cohort
 from analysis.results import Results
 
@@ -102,7 +103,7 @@ def landing_figures(cohort, results_path: str | Path | None, min_cell: int = 0) 
          display=False)
     if bundled:
         shown = Markdown(f"{SYNTHETIC_NOTE}\n\nThis build read {n_patients} patients from the file "
-                         f"`{name}`.")
+                         f"{markdown_code(name)}.")  # the bundled bytes can come under any name
     else:
         shown = HTML("<p>This report analyses the cohort below with the methods of the published study; "
                      "each chapter gives this cohort's results and sets the paper's figure beside them for "
