@@ -1,7 +1,7 @@
 """Paper-versus-book tables as readable rows: one row per thing a clinician would look up.
 
 The scorecard judges every figure on its own (``treatments.initial_rt.L.n``, ``.of``, ``.pct``);
-a reader wants "Radiotherapy first, group L: paper 15/19 (78.9%), this book 15/19 (78.9%)". So the
+a reader wants "Radiotherapy first, group L: paper 12/20 (60.0%), this book 12/20 (60.0%)". So the
 figures of one stem are written together (a count with its denominator and share; a median with
 its CI or range; a hazard ratio with its CI and p), and the row's agreement is the worst of its
 parts, naming the part that differs. Ids never reach the visible table.
@@ -44,7 +44,7 @@ def _part_text(stem: str, part: str, value: Any) -> str:
 
 
 def block_text(stem: str, parts: dict[str, Any]) -> str:
-    """The values of one stem as a clinician writes them ('15/19 (78.9%)', 'HR 1.983 (95% CI 1.253–3.096), p = 0.003')."""
+    """The values of one stem as a clinician writes them ('12/20 (60.0%)', 'HR 2.10 (95% CI 1.40–3.20), p = 0.004')."""
     t = {k: _part_text(stem, k, v) for k, v in parts.items()}
     if "hr" in t:
         text = f"HR {t['hr']}"

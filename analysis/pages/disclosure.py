@@ -4,7 +4,7 @@ With ``min_cell = k`` (0: off, every figure shown):
 
 * primary suppression: a count from 1 to k - 1 (patients, events, deaths) is shown as '<k', and no
   percentage of it is shown. A count that is published only implicitly (the survivors of
-  "99 deaths among 102 patients") is protected the same way, by suppressing a published cell.
+  "37 deaths among 40 patients") is protected the same way, by suppressing a published cell.
 * secondary (complementary) suppression, so that no suppressed cell can be worked out from the
   margins: the least-cost heuristic of tau-Argus and sdcTable on the table's linear relations
   (each line is "members sum to a total"): while a line holds a sensitive or suppressed cell and

@@ -8,7 +8,7 @@ uses to say whether a figure moves.
 ==================  ===========================================  ==================================
 function            for                                          gives
 ==================  ===========================================  ==================================
-``figure_text``     a figure in a table or the prose             ``295.0``, ``1.234``, ``12.5–30.1``
+``figure_text``     a figure in a table or the prose             ``310.0``, ``1.234``, ``12.5–30.1``
 ``figure_text``     ``trim=True``: the primer, "Beyond" pages    ``7.5`` (not ``7.500``), ``0.730``
 ``id_text``         a recorded figure, by its id                 ``figure_text``, ``p_cell``; ``1260`` days
 ``p_cell``          a p-value in a table cell                    ``0.0123``, ``<0.0001``
@@ -102,7 +102,7 @@ def _is_days(dotted: str) -> bool:
 
 
 def _whole_days(value: Any) -> Any:
-    """Whole days as whole numbers (1260, not 1260.0); a half day keeps its decimal (616.5)."""
+    """Whole days as whole numbers (1260, not 1260.0); a half day keeps its decimal (602.5)."""
     if isinstance(value, (list, tuple)):
         return [_whole_days(v) for v in value]
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
