@@ -10,62 +10,21 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from analysis.cohort import load_cohort
 from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
 from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_table
 from analysis.study import outcomes_figures, treatments_figures
+from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
 
 K = 5
 CHECKED = {"tables": 0, "suppressed": 0, "secondary": 0}
 
 
-def bounds(published: list[str], truth: list[int], lines: list[tuple[list[int], float | None, int | None]]):
-    """The attacker: min and max of each suppressed cell. ``published``: each cell's text ('12',
-    '12 (40.0%)', '<5', 'x', or '' for a cell the table implies but does not print); ``lines``:
+def bounds(published: list[str], truth: list[int], lines) -> dict[int, tuple[float, float]]:
+    """The attacker's min and max of each suppressed cell (tests/disclosure_attacker.py); ``lines``:
     (members, constant, total cell): the members add up to the total cell, or to the constant."""
-    unknown = [i for i, t in enumerate(published) if not re.fullmatch(r"\d+(\s\(.*\))?", t)]
-    if not unknown:
-        return {}
-    col = {c: j for j, c in enumerate(unknown)}
-    binaries = [c for c in unknown if published[c] == SECONDARY]
-    nvar = len(unknown) + len(binaries)
-    big = 1e7
-    lo, up = np.zeros(nvar), np.full(nvar, big)
-    for c in unknown:
-        if published[c] == f"<{K}":
-            lo[col[c]], up[col[c]] = 1, K - 1
-    cons = []
-    for members, constant, total in lines:
-        row, known = np.zeros(nvar), 0.0
-        for i, sign in [(m, 1) for m in members] + ([(total, -1)] if total is not None else []):
-            if i in col:
-                row[col[i]] += sign
-            else:
-                known += sign * int(re.match(r"\d+", published[i]).group(0))
-        rhs = (constant or 0) - known
-        if row.any():
-            cons.append(LinearConstraint(row.reshape(1, -1), rhs, rhs))
-    for b, c in enumerate(binaries):  # 'x' is not small: 0 or at least K
-        z = len(unknown) + b
-        lo[z], up[z] = 0, 1
-        r1, r2 = np.zeros(nvar), np.zeros(nvar)
-        r1[col[c]], r1[z] = 1, -K
-        r2[col[c]], r2[z] = 1, -big
-        cons += [LinearConstraint(r1.reshape(1, -1), 0, np.inf), LinearConstraint(r2.reshape(1, -1), -np.inf, 0)]
-    out = {}
-    for c in unknown:
-        ends = []
-        for sign in (1, -1):
-            objective = np.zeros(nvar)
-            objective[col[c]] = sign
-            res = milp(objective, constraints=cons, integrality=np.ones(nvar), bounds=Bounds(lo, up))
-            assert res.status == 0, f"infeasible: the published table contradicts itself ({res.message})"
-            ends.append(sign * res.fun)
-        out[c] = tuple(ends)
-        assert ends[0] <= truth[c] <= ends[1]
-    return out
+    return solve(published, lines, truth, big=1e7)
 
 
 def attack(name: str, published: list[str], truth: list[int], lines) -> None:
