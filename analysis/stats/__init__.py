@@ -25,7 +25,7 @@ from analysis.stats.contingency import (
     TestResult, chi_squared, crosstab, fisher_exact, kruskal_wallis, wilcoxon_rank_sum,
 )
 from analysis.stats.competing import CumulativeIncidence, aj_std_err, cif_band, cinc_variance, gray_test
-from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox
+from analysis.stats.cox import CoxModel, MonotoneLikelihoodWarning, fit_cox, scaled_schoenfeld
 from analysis.stats.finegray import FineGray
 from analysis.stats.logrank import LogRankResult, logrank_test, pairwise_logrank, survdiff
 from analysis.stats.nonparametric import CONF_TYPES, KaplanMeier, aalen_johansen, cif_at, km_curve, km_median_ci
@@ -40,7 +40,7 @@ __all__ = [
     "aalen_johansen", "cif_at", "CumulativeIncidence", "cif_band", "cinc_variance", "aj_std_err", "gray_test",
     "FineGray", "rmst_by_group", "default_tau",
     "logrank_test", "pairwise_logrank", "LogRankResult", "survdiff",
-    "CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "concordance",
+    "CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "scaled_schoenfeld", "concordance",
     "TimeVaryingCox",
     "CoxEngine", "CountingProcessEngine", "FitResult", "newton_raphson", "profile_interval",
     "SearchCoxEngine", "newton_raphson_quick", "profile_limit_brent", "batch_cox_no_ties",

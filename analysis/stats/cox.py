@@ -30,7 +30,7 @@ from analysis.stats._cox_exact import ExactCoxEngine
 from analysis.stats._profile import profile_interval
 from analysis.stats.timefix import aeq_times
 
-__all__ = ["CoxModel", "fit_cox", "MonotoneLikelihoodWarning"]
+__all__ = ["CoxModel", "fit_cox", "MonotoneLikelihoodWarning", "scaled_schoenfeld"]
 
 
 class MonotoneLikelihoodWarning(UserWarning):
@@ -424,9 +424,58 @@ class CoxModel:
         index.append("GLOBAL")
         return pd.DataFrame(rows, columns=["chisq", "df", "p"], index=pd.Index(index, name="term"))
 
+    def scaled_schoenfeld(self) -> pd.DataFrame:
+        """Scaled Schoenfeld residuals, one row per death in time order, as R's
+        ``cox.zph(fit, transform="km")$x`` and ``$y`` (tests/reference/zph_residuals_R.json).
+
+        Returns
+        -------
+        DataFrame
+            ``time``; ``x``, the Kaplan-Meier transform 1 - KM(t-) of all rows (strata ignored, as
+            cox.zph); one column per coefficient, beta + d V r, with r the Schoenfeld residual (the
+            covariates minus the risk-set mean; for tied deaths under Efron's method the mean of the
+            tie's pseudo risk sets), d the number of deaths and V the model's variance.
+        """
+        if not hasattr(self, "_res"):
+            raise ValueError("scaled_schoenfeld: fit the model first")
+        if self.method_ == "firth":
+            raise ValueError("scaled_schoenfeld: defined for the ordinary partial likelihood, not a Firth fit")
+        eng, beta = self._engine, self._res.beta
+        if self.ties == "exact":
+            # as zph(): R's cox.zph reads an exact fit in Breslow form
+            eng = CoxEngine(self._time, self._event, self._design.X, self._strata, "breslow")
+        times, residuals = [], []
+        for s in eng.strata_list:
+            _, _, _, pieces = eng._stratum_terms(s, beta)
+            if pieces is None:
+                continue
+            n_blocks = len(s.death_blocks)
+            # one pseudo risk set per death of a tie: their means averaged, so tied deaths share one
+            mean = np.zeros((n_blocks, eng.p))
+            np.add.at(mean, s.rep, pieces.mu)
+            mean /= np.bincount(s.rep, minlength=n_blocks)[:, None]
+            residuals.append(s.X[s.death_rows] - mean[s.death_block_of_row])
+            times.append(self._time[s.order][s.death_rows])
+        time = np.concatenate(times)
+        order = np.argsort(time, kind="stable")
+        time, resid = time[order], np.vstack(residuals)[order]
+        frame = pd.DataFrame(resid @ self.var_.to_numpy() * len(time) + beta, columns=list(self.coef_.index))
+        uniq, inv = np.unique(self._time, return_inverse=True)
+        at_risk = len(self._time) - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
+        surv_left = np.concatenate([[1.0], np.cumprod(1 - np.bincount(inv, weights=self._event) / at_risk)])
+        frame.insert(0, "x", 1 - surv_left[np.searchsorted(uniq, time, side="left")])
+        frame.insert(0, "time", time)
+        return frame
+
     def summary(self) -> pd.DataFrame:
         """``coefficients_`` (convenience for notebooks)."""
         return self.coefficients_
+
+
+def scaled_schoenfeld(fit: CoxModel) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals of a fitted ordinary :class:`CoxModel`
+    (:meth:`CoxModel.scaled_schoenfeld`), the points of R's ``plot(cox.zph(fit))``."""
+    return fit.scaled_schoenfeld()
 
 
 def fit_cox(df, time, event, covariates, ties="efron", firth="auto", **kw) -> CoxModel:

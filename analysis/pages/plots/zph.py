@@ -2,10 +2,8 @@
 one panel per term, with a natural-spline smooth and its +/-2 standard-error band, as R's
 ``plot(cox.zph(fit))``.
 
-The residuals are computed here from the fitted model's own risk-set pieces (the engine that
-``CoxModel.zph`` uses), because the statistics layer has no public function for them yet; they are
-pinned to R's ``cox.zph(fit, transform="km")$y`` by tests/reference/zph_residuals_R.json. They belong
-in ``analysis.stats`` once its owner adds them there.
+The residuals come from the statistics layer (:func:`analysis.stats.scaled_schoenfeld`), pinned to
+R's ``cox.zph(fit, transform="km")$y`` by tests/reference/zph_residuals_R.json.
 """
 
 from __future__ import annotations
@@ -19,44 +17,9 @@ from matplotlib.figure import Figure
 
 from analysis.pages.format import p_prose, word_list
 from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure, _text_colour
+from analysis.stats import scaled_schoenfeld
 
 DAYS_PER_MONTH = 365.25 / 12
-
-
-def scaled_schoenfeld(fit) -> pd.DataFrame:
-    """Scaled Schoenfeld residuals of a fitted ordinary ``CoxModel``, one row per death in time order.
-
-    Columns: ``time``, ``x`` (the Kaplan-Meier transform 1 - KM(t-) of all rows, R's ``cox.zph``
-    default) and one column per coefficient: beta + d * V r, with r the Schoenfeld residual (the
-    covariates minus the risk-set mean; for tied deaths under Efron's method, the mean of the tie's
-    pseudo risk sets), d the number of deaths and V the model's variance. Equal to R's
-    ``cox.zph(fit, transform="km")$x`` and ``$y``.
-    """
-    if not hasattr(fit, "_res"):
-        raise ValueError("scaled_schoenfeld: fit the model first")
-    if fit.method_ == "firth":
-        raise ValueError("scaled_schoenfeld: defined for the ordinary partial likelihood, not a Firth fit")
-    engine, beta = fit._engine, fit._res.beta
-    times, residuals = [], []
-    for stratum in engine.strata_list:
-        _, _, _, pieces = engine._stratum_terms(stratum, beta)
-        if pieces is None:
-            continue
-        n_blocks = len(stratum.death_blocks)
-        # One pseudo risk set per death of a tie: average their means, so each tied death gets the same.
-        mean = np.zeros((n_blocks, engine.p))
-        np.add.at(mean, stratum.rep, pieces.mu)
-        mean /= np.bincount(stratum.rep, minlength=n_blocks)[:, None]
-        residuals.append(stratum.X[stratum.death_rows] - mean[stratum.death_block_of_row])
-        times.append(fit._time[stratum.order][stratum.death_rows])
-    time = np.concatenate(times)
-    order = np.argsort(time, kind="stable")
-    time, resid = time[order], np.vstack(residuals)[order]
-    scaled = resid @ fit.var_.to_numpy() * len(time) + beta
-    frame = pd.DataFrame(scaled, columns=list(fit.coef_.index))
-    frame.insert(0, "x", km_transform(fit._time, fit._event, time))
-    frame.insert(0, "time", time)
-    return frame
 
 
 def km_transform(time, event, at) -> np.ndarray:
