@@ -189,3 +189,38 @@ def test_lifelines_variance_is_survfits_not_cmprsks():
 def test_finegray_refuses_a_cause_without_events():
     with pytest.raises(ValueError, match="no event of cause 3"):
         FineGray().fit([1, 2, 3], [1, 2, 0], np.array([[0.0], [1.0], [0.5]]), of_cause=3)
+
+
+def _weighted_cif(t, cause, weight, k):
+    """Aalen-Johansen CIF of cause k with case weights, at every distinct time (a direct transcription)."""
+    times = np.unique(t)
+    surv, cif, out = 1.0, 0.0, []
+    for u in times:
+        n = weight[t >= u].sum()
+        d_k = weight[(t == u) & (cause == k)].sum()
+        d = weight[(t == u) & (cause > 0)].sum()
+        cif += surv * d_k / n
+        surv *= 1 - d / n
+        out.append(cif)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_jackknife_se_is_the_case_weight_derivative(seed):
+    """aj_std_err's closed form (running sums over times, not patients) equals the definition: the
+    square root of the sum over patients of dCIF/dw_i squared, here by central differences."""
+    from analysis.stats import aj_std_err
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    t = rng.integers(1, 9, n).astype(float)  # heavy ties
+    cause = rng.choice([0, 1, 2], n, p=[0.3, 0.4, 0.3])
+    cause[t == t.max()] = 1  # everyone left at the last time dies: S reaches 0
+    se = aj_std_err(t, cause, [1, 2])
+    for k in (1, 2):
+        infl = []
+        for i in range(n):
+            up, down = np.ones(n), np.ones(n)
+            up[i], down[i] = 1 + 1e-6, 1 - 1e-6
+            infl.append((_weighted_cif(t, cause, up, k) - _weighted_cif(t, cause, down, k)) / 2e-6)
+        np.testing.assert_allclose(se[k], np.sqrt(np.sum(np.square(infl), axis=0)), rtol=1e-6, atol=1e-12)

@@ -93,35 +93,50 @@ def aj_std_err(time, cause, causes) -> dict[int, np.ndarray]:
     The influence of patient i on the cause-k hazard increment at t_j is
     (dN_ik(t_j) - Y_i(t_j) d_kj / n_j) / n_j; it is carried through S(t) = prod(1 - dLambda) and
     CIF_k(t) = sum S(t_j-) dLambda_k(t_j) by the product rule. Returns {cause: array}.
+
+    Computed in O(distinct times x causes), not O(patients x times): a patient's influence depends
+    only on the index tau of its time and its cause c. Before tau it is a sequence B_k(t) shared by
+    everyone still at risk; from tau on it is H + G CIF_k(t), with G = (influence on S at tau) / S(tau)
+    (a Greenwood-type sum, finite even where S is small) and H the rest. The sum of squares over
+    patients is then B_k(t)^2 times the number still at risk, plus running sums over tau of
+    w H^2, w H G and w G^2 (w: patients per (tau, c)) combined with CIF_k(t) and CIF_k(t)^2.
     """
     t = as_time(time)
     c = as_causes(cause, len(t))
     times, inv = np.unique(t, return_inverse=True)
-    # A patient's influence depends only on when it left and why (its time and cause), so the
-    # patients sharing both carry one influence path, weighted by how many they are: the loop runs
-    # over those patterns (at most distinct times x causes), not over every patient.
+    n_times = len(times)
+    n_out = np.bincount(inv, minlength=n_times).astype(float)
+    n = len(t) - np.concatenate([[0.0], np.cumsum(n_out)[:-1]])  # at risk at each time
+    d_all = np.bincount(inv, weights=(c > 0), minlength=n_times)
+    dl_all = d_all / n
+    surv = np.cumprod(1 - dl_all)
+    surv_left = np.concatenate([[1.0], surv[:-1]])
+    # influence on S(t_j) of a patient still at risk after t_j: A_j = A_{j-1}(1 - dL_j) + S_{j-1} dL_j / n_j
+    # = S_j sum_l d_l / (n_l (n_l - d_l)); the sum itself is G's at-risk part
+    left = n - d_all
+    with np.errstate(divide="ignore", invalid="ignore"):
+        greenwood = np.cumsum(np.where(left > 0, d_all / (n * left), 0.0))
+        inv_left = np.where(left > 0, 1 / left, 0.0)
+    a_infl = surv * greenwood
+    a_left = np.concatenate([[0.0], a_infl[:-1]])
+    # the patterns (tau, c) and how many patients share each
     width = int(c.max()) + 1
     key, count = np.unique(inv.astype(np.int64) * width + c, return_counts=True)  # 1-D: a fast sort
-    p_time, p_cause, weight = key // width, key % width, count.astype(float)
-    n_out = np.bincount(inv, minlength=len(times))
-    at_risk_n = len(t) - np.concatenate([[0], np.cumsum(n_out)[:-1]])
-    deaths = {k: np.bincount(inv, weights=(c == k), minlength=len(times)) for k in causes}
-    surv, infl_s = 1.0, np.zeros(len(key))
-    infl_f = {k: np.zeros(len(key)) for k in causes}
-    out = {k: np.empty(len(times)) for k in causes}
-    for j in range(len(times)):
-        at_risk = p_time >= j
-        here = p_time == j
-        n = float(at_risk_n[j])
-        dl = {k: deaths[k][j] / n for k in causes}
-        dl_all = sum(dl.values())
-        u_all = (((p_cause > 0) & here) - at_risk * dl_all) / n
-        for k in causes:
-            u_k = (((p_cause == k) & here) - at_risk * dl[k]) / n
-            infl_f[k] = infl_f[k] + infl_s * dl[k] + surv * u_k
-            out[k][j] = np.sqrt(np.sum(weight * infl_f[k] ** 2))
-        infl_s = infl_s * (1 - dl_all) - surv * u_all
-        surv *= 1 - dl_all
+    tau, p_cause, w = key // width, key % width, count.astype(float)
+    # G: influence on S at tau over S(tau); 0 where everyone left at risk died (nothing follows)
+    g = np.where(left[tau] > 0, greenwood[tau] - (p_cause > 0) * inv_left[tau], 0.0)
+    still = n - n_out  # at risk after t_j: those whose influence is still the shared sequence
+    out = {}
+    for k in causes:
+        dl_k = np.bincount(inv, weights=(c == k), minlength=n_times) / n
+        cif = np.cumsum(surv_left * dl_k)
+        b = np.cumsum(a_left * dl_k - surv_left * dl_k / n)
+        h = b[tau] + surv_left[tau] * (p_cause == k) / n[tau] - g * cif[tau]
+        hh = np.cumsum(np.bincount(tau, weights=w * h * h, minlength=n_times))
+        hg = np.cumsum(np.bincount(tau, weights=w * h * g, minlength=n_times))
+        gg = np.cumsum(np.bincount(tau, weights=w * g * g, minlength=n_times))
+        var = b * b * still + hh + 2 * cif * hg + cif * cif * gg
+        out[k] = np.sqrt(np.maximum(var, 0.0))  # a sum of squares: only rounding can take it below 0
     return out
 
 
@@ -166,46 +181,52 @@ def gray_test(time, cause, group, of_cause: int, rho: float = 0.0) -> dict:
     d = np.zeros((3, len(times), ng))
     kind = np.where(c == of_cause, 1, np.where(c > 0, 2, 0))
     np.add.at(d, (kind, inv, g), 1)
-    rs = np.bincount(g, minlength=ng).astype(float)
-    f1m, skmm, fm = np.zeros(ng), np.ones(ng), 0.0
-    s, v = np.zeros(ng - 1), np.zeros((ng - 1, ng - 1))
-    v3, v2, cc = np.zeros(ng), np.zeros((ng - 1, ng)), np.zeros((ng, ng))
-    for j in range(len(times)):
-        d1, d2 = d[1, j], d[2, j]
-        nd1, nd2 = d1.sum(), d2.sum()
-        if nd1 + nd2 > 0:
-            live = rs > 0
-            safe, sk = np.where(live, rs, 1.0), np.where(live, skmm, 1.0)
-            skm = np.where(live, skmm * (rs - d1 - d2) / safe, skmm)
-            tr = np.sum(np.where(live, rs / sk, 0.0))
-            tq = np.sum(np.where(live, rs * (1 - f1m) / sk, 0.0))
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            t1 = np.where(live, rs / sk, 0.0)
-            a = -fb * np.outer(t1, t1) / tr
-            a[np.diag_indices(ng)] = fb * t1 * (1 - t1 / tr)
-            cc += a * nd1 / (tr * (1 - fm))
-            s += np.where(live, fb * (d1 - nd1 * rs * (1 - f1m) / (sk * tq)), 0.0)[:-1]
-            for k in range(ng):
-                if nd1 > 0 and live[k]:
-                    t4 = 1 - (1 - f) / skm[k] if skm[k] > 0 else 1.0
-                    tie = 1 - (nd1 - 1) / (tr * skmm[k] - 1) if nd1 > 1 else 1.0
-                    t3 = tie * skmm[k] * nd1 / (tr * rs[k])
-                    w = a[:-1, k] - t4 * cc[:-1, k]
-                    v3[k] += t4 * t4 * t3
-                    v2[:, k] += w * t4 * t3
-                    v += t3 * np.outer(w, w)
-                if nd2 > 0 and skm[k] > 0 and d2[k] > 0:
-                    t4 = (1 - f) / skm[k]
-                    tie = 1 - (d2[k] - 1) / (rs[k] - 1) if d2[k] > 1 else 1.0
-                    t3 = tie * skmm[k] ** 2 * d2[k] / rs[k] ** 2
-                    w = t4 * cc[:-1, k]
-                    v3[k] += t4 * t4 * t3
-                    v2[:, k] -= w * t4 * t3
-                    v += t3 * np.outer(w, w)
-            f1m = np.where(live, f1m + skmm * d1 / safe, f1m)
-            fm, skmm = f, skm
-        rs = rs - d[:, j].sum(axis=0)
+    # crstm's loop over times, vectorised: every sequence it carries from one time to the next
+    # (risk sets, each group's KM and cause-k CIF, the pooled F, the running matrix cc) is a
+    # cumulative sum or product over times, so the per-time terms are arrays and their sums einsums.
+    rs_all = np.bincount(g, minlength=ng) - np.vstack([np.zeros(ng), np.cumsum(d.sum(axis=0), axis=0)[:-1]])
+    ev = (d[1] + d[2]).sum(axis=1) > 0  # crstm skips times with no death
+    d1, d2, rs = d[1][ev], d[2][ev], rs_all[ev]
+    nd1, nd2 = d1.sum(axis=1), d2.sum(axis=1)
+    live = rs > 0
+    safe = np.where(live, rs, 1.0)
+    skm = np.cumprod(np.where(live, (rs - d1 - d2) / safe, 1.0), axis=0)
+    skmm = np.vstack([np.ones(ng), skm[:-1]])
+    f1 = np.cumsum(np.where(live, skmm * d1 / safe, 0.0), axis=0)
+    f1m = np.vstack([np.zeros(ng), f1[:-1]])
+    sk = np.where(live, skmm, 1.0)
+    t1 = np.where(live, rs / sk, 0.0)
+    tr = t1.sum(axis=1)
+    tq = np.sum(np.where(live, rs * (1 - f1m) / sk, 0.0), axis=1)
+    f = np.cumsum(nd1 / tr)
+    fm = np.concatenate([[0.0], f[:-1]])
+    fb = (1 - fm) ** rho
+    a = -fb[:, None, None] * t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
+    diag = np.arange(ng)
+    a[:, diag, diag] = fb[:, None] * t1 * (1 - t1 / tr[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc_all = np.cumsum(a * (nd1 / (tr * (1 - fm)))[:, None, None], axis=0)  # cc after time j's update
+        s = np.sum(np.where(live, fb[:, None] * (d1 - nd1[:, None] * rs * (1 - f1m) / (sk * tq[:, None])), 0.0),
+                   axis=0)[:-1]
+        # the cause's own deaths, each group k at risk
+        own = (nd1[:, None] > 0) & live
+        pos = skm > 0
+        t4 = np.where(pos, 1 - (1 - f[:, None]) / np.where(pos, skm, 1.0), 1.0)
+        tie = np.where(nd1[:, None] > 1, 1 - (nd1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0)
+        t3 = np.where(own, tie * skmm * nd1[:, None] / (tr[:, None] * safe), 0.0)
+        # the competing deaths of group k
+        other = (nd2[:, None] > 0) & pos & (d2 > 0)
+        u4 = np.where(other, (1 - f[:, None]) / np.where(pos, skm, 1.0), 0.0)
+        tie2 = np.where(d2 > 1, 1 - (d2 - 1) / (safe - 1), 1.0)
+        u3 = np.where(other, tie2 * skmm ** 2 * d2 / safe ** 2, 0.0)
+    cc_k = np.transpose(cc_all[:, :-1, :], (0, 2, 1))  # [j, k, :] = cc[:-1, k] at time j
+    w_own = np.transpose(a[:, :-1, :], (0, 2, 1)) - t4[:, :, None] * cc_k
+    w_own = np.where(own[:, :, None], w_own, 0.0)
+    w_other = np.where(other[:, :, None], u4[:, :, None] * cc_k, 0.0)
+    v3 = np.sum(t4 * t4 * t3 + u4 * u4 * u3, axis=0)
+    v2 = (np.einsum("jkp,jk->pk", w_own, t4 * t3) - np.einsum("jkp,jk->pk", w_other, u4 * u3))
+    v = np.einsum("jk,jkp,jkq->pq", t3, w_own, w_own) + np.einsum("jk,jkp,jkq->pq", u3, w_other, w_other)
+    cc = cc_all[-1]
     extra = cc[:-1] @ (cc[:-1] * v3).T + cc[:-1] @ v2.T + v2 @ cc[:-1].T
     v = v + extra
     try:
