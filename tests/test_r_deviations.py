@@ -6,7 +6,8 @@ R side: ``tests/reference/deviations_R.json`` (the analyses of ``deviations_spec
 
 - the pointwise band at times before a group's first time: lower = upper = 1 for every conf.type;
 - ``coxph(ties = "exact")`` on lung in 30-day months (up to 16 tied deaths at a time);
-- times that differ by relative 1e-10 (``aeqSurv`` merges them) in KM, log-rank and Cox;
+- times that differ by relative 1e-10 (``aeqSurv`` merges them) in KM, log-rank and Cox, in Cox on
+  (start, stop] rows (start and stop pooled) and, within each pair, in pairwise log-rank tests;
 - exact r x c Fisher tests too large for enumeration (network algorithm).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import CoxModel, KaplanMeier, aeq_times, run_spec
+from analysis.stats import CoxModel, KaplanMeier, TimeVaryingCox, aeq_times, logrank_test, pairwise_logrank, run_spec
 
 from conftest import REFERENCE  # noqa: E402
 from test_crosscheck import compare, tolerance  # noqa: E402  (the same walker and tolerances)
@@ -74,6 +75,54 @@ def test_noise_matters_without_the_merging(deviations, monkeypatch):
     monkeypatch.setattr("analysis.stats.cox.aeq_times", lambda t: t)
     unmerged = CoxModel().fit(d, "time", "event", ["age", "sex"], profile_ci=False, term_tests=False)
     assert abs(unmerged.loglik_ - ours["noisy_cox_efron"]["loglik"]) > 1e-3
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_time_varying_cox_merges_start_and_stop_as_coxph(deviations, ties):
+    """coxph(Surv(start, stop, event)) on rows split at month 6, the split and the stops carrying
+    1e-10 noise: aeqSurv pools both columns, and so does TimeVaryingCox."""
+    data, _, r = deviations
+    want = r[f"tv_cox_{ties}"]
+    fit = TimeVaryingCox(ties=ties).fit(data[data["set"] == "tv"], "start", "time", "event", ["age", "sex", "ph.ecog"])
+    assert (fit.n_rows_, fit.n_events_) == (want["n"], want["nevent"])
+    assert fit.loglik_ == pytest.approx(want["loglik"], rel=1e-9)
+    assert fit.loglik_null_ == pytest.approx(want["loglik_null"], rel=1e-9)
+    for term, figures in want["coefficients"].items():
+        for key, value in figures.items():
+            # R stops Newton-Raphson at a relative change of 1e-9 in the log likelihood (coef agree to ~3e-9)
+            rel = 1e-5 if key.startswith("hr_profile") else 1e-6
+            assert fit.coefficients_.loc[term, key] == pytest.approx(value, rel=rel), (term, key)
+
+
+def test_time_varying_noise_matters_without_the_merging(deviations, monkeypatch):
+    data, _, r = deviations
+    monkeypatch.setattr("analysis.stats.time_varying.aeq_times", lambda *t: t)
+    unmerged = TimeVaryingCox().fit(data[data["set"] == "tv"], "start", "time", "event", ["age", "sex", "ph.ecog"],
+                                    profile_ci=False)
+    assert abs(unmerged.loglik_ - r["tv_cox_efron"]["loglik"]) > 1e-3
+
+
+def test_time_varying_refuses_an_interval_merged_to_length_zero():
+    rows = pd.DataFrame({"start": [0.0, 1.0, 0.0], "stop": [1.0, 1.0 + 1e-12, 2.0], "event": [0, 1, 1], "x": [0, 1, 1]})
+    with pytest.raises(ValueError, match="effective length 0"):
+        TimeVaryingCox().fit(rows, "start", "stop", "event", ["x"])
+
+
+def test_pairwise_logrank_merges_within_each_pair_as_survdiff(deviations):
+    """Groups a, b, c at t, t + 1e-8, t + 2e-8 (times under 1): pooled, aeqSurv chains all three; on the
+    rows of a and c alone (survdiff inside survminer's pairwise_survdiff) it does not merge them."""
+    data, _, r = deviations
+    d = data[data["set"] == "chain"]
+    ours = pairwise_logrank(d["time"], d["event"], d["group"], adjust="holm")
+    want = r["chain_pairwise"]["pairs"]
+    assert ours[["group1", "group2"]].values.tolist() == [[w["group1"], w["group2"]] for w in want]
+    for key in ("chisq", "df", "p", "p_adjusted"):
+        np.testing.assert_allclose(ours[key].to_numpy(dtype=float), [w[key] for w in want], rtol=1e-9)
+    # merging the pooled times first would tie a's and c's times: another figure
+    pooled = aeq_times(d["time"].to_numpy())
+    ac = (d["group"] != "b").to_numpy()
+    chisq_pooled = logrank_test(pooled[ac], d["event"].to_numpy()[ac], d["group"].to_numpy()[ac]).chisq
+    assert abs(chisq_pooled - want[1]["chisq"]) > 1
 
 
 def test_exact_ties_without_ties_is_breslow():

@@ -134,11 +134,18 @@ def logrank_test(time, event, group, rho: float = 0) -> LogRankResult:
 
 def pairwise_logrank(time, event, group, adjust: str = "holm", rho: float = 0) -> pd.DataFrame:
     """Log-rank (G-rho) test of every pair of groups, p adjusted for multiplicity
-    by Holm ("holm"), Benjamini-Hochberg ("fdr_bh") or not ("none").
+    by Holm ("holm"), Benjamini-Hochberg ("fdr_bh") or not ("none"), as survminer's
+    ``pairwise_survdiff`` (``survdiff`` on each pair's rows, then ``p.adjust``).
+
+    Times are merged as R's ``aeqSurv`` merges them within each pair, from the times as given: R's
+    survdiff sees only the pair's rows, so a third group's times never bridge two times of the pair
+    (1 and 1 + 2e-8 stay apart unless a 1 + 1e-8 is in the same comparison), and the relative
+    tolerance is taken on the pair's own mean time.
     Columns: group1, group2, chisq, df, p, p_adjusted, adjust."""
     if adjust not in ("holm", "fdr_bh", "none"):
         raise ValueError(f"adjust: expected 'holm', 'fdr_bh' or 'none', got {adjust!r}")
-    t, e, g, order = _prepare(time, event, group)
+    _, e, g, order = _prepare(time, event, group)
+    t = as_time(time)  # unmerged: logrank_test merges each pair's times itself
     rows = []
     for a, b in combinations(order, 2):
         m = (g == a) | (g == b)

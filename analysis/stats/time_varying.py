@@ -7,6 +7,11 @@ evaluates that partial likelihood with Efron (or Breslow) ties, using the same p
 (:func:`~analysis.stats._cox_engine.pseudo_risk_sets`), the same Newton-Raphson
 (:func:`~analysis.stats._cox_engine.newton_raphson`) and the same profile-likelihood root finder
 (:mod:`analysis.stats._profile`) as the right-censored engine; only the risk-set sums differ.
+
+Start and stop times closer than R's ``aeqSurv`` tolerance are merged first, the two columns pooled,
+as ``coxph(Surv(start, stop, event) ~ ...)`` does (``timefix = TRUE``): a split point computed in
+floating point (a treatment start as a fraction of a year, say) otherwise leaves a death just outside
+or inside a risk set. An interval that merging shrinks to length 0 is refused, as R refuses it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from scipy import stats
 from analysis.stats._checks import as_event, require_columns
 from analysis.stats._cox_engine import FitResult, newton_raphson, pseudo_risk_sets
 from analysis.stats._profile import profile_interval
+from analysis.stats.timefix import aeq_times
 
 __all__ = ["TimeVaryingCox", "CountingProcessEngine"]
 
@@ -151,7 +157,8 @@ class TimeVaryingCox:
         """Fit by Newton-Raphson on the counting-process log partial likelihood.
 
         Rows with a missing value in a column used are dropped (``n_dropped_``). Every row must have
-        start < stop.
+        start < stop, also after times equal to within R's ``aeqSurv`` tolerance are merged
+        (:func:`~analysis.stats.timefix.aeq_times`).
 
         Parameters
         ----------
@@ -178,6 +185,12 @@ class TimeVaryingCox:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"columns {start!r}/{stop!r}: found an interval ({t0[i]:g}, {t1[i]:g}] with "
                              f"start >= stop in {int(bad.sum())} row(s); expected start < stop")
+        # R's coxph(timefix = TRUE): start and stop pooled, times within aeqSurv's tolerance are one
+        t0, t1 = aeq_times(t0, t1)
+        if not (t0 < t1).all():
+            raise ValueError(f"columns {start!r}/{stop!r}: {int((t0 >= t1).sum())} interval(s) shorter than "
+                             "floating-point noise (start and stop equal within R's aeqSurv tolerance, "
+                             "about 1.5e-8); expected start < stop (R: 'an interval has effective length 0')")
         e = as_event(data[event], name=f"event column {event!r}")
         if e.sum() == 0:
             raise ValueError(f"event column {event!r} has no events among the {len(e)} rows used")

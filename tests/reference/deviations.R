@@ -1,7 +1,8 @@
 # deviations.R -- R's answers where the project once differed from R (issue "Statistics past R
 # parity"): the pointwise band before a group's first time, coxph(ties = "exact"), aeqSurv's
-# merging of times that differ by floating-point noise, and fisher.test's network algorithm on
-# r x c tables too large to enumerate.
+# merging of times that differ by floating-point noise (KM, log-rank, Cox; coxph on (start, stop]
+# rows and pairwise survdiff, issue 18), and fisher.test's network algorithm on r x c tables too
+# large to enumerate.
 #
 #   cd tests/reference && Rscript deviations.R            # writes here
 #   Rscript tests/reference/deviations.R /tmp/refout      # writes elsewhere
@@ -38,8 +39,56 @@ RUNNERS$km <- function(d, item) {
   run_km_single(d, item)
 }
 
+# coxph on (start, stop] rows: aeqSurv pools start and stop before the fit (as TimeVaryingCox does)
+RUNNERS$tvcox <- function(d, item) {
+  d <- need(d, item, c("start", "time", "event", "covariates"))
+  covs <- unlist(item$covariates)
+  ties <- if (is.null(item$ties)) "efron" else item$ties
+  lhs <- sprintf("Surv(%s, %s, %s)", item$start, item$time, item$event)
+  fit_of <- function(terms) coxph(as.formula(paste(lhs, "~", paste(terms, collapse = " + "))),
+                                  data = d, ties = ties, x = TRUE)
+  fit <- fit_of(covs)
+  cf <- summary(fit)$coefficients
+  beta <- coef(fit)
+  se <- sqrt(diag(fit$var))
+  X <- fit$x
+  y <- fit$y
+  crit <- qchisq(0.95, 1)
+  profile_ll <- function(j, b) {
+    off <- b * X[, j]
+    rest <- X[, -j, drop = FALSE]
+    tail(coxph(y ~ rest + offset(off), ties = ties)$loglik, 1)
+  }
+  coefficients <- setNames(lapply(seq_along(beta), function(j) {
+    g <- function(b) 2 * (fit$loglik[2] - profile_ll(j, b)) - crit
+    lo <- uniroot(g, c(beta[j] - 2 * se[j], beta[j]), extendInt = "downX", tol = 1e-12)$root
+    hi <- uniroot(g, c(beta[j], beta[j] + 2 * se[j]), extendInt = "upX", tol = 1e-12)$root
+    stat <- 2 * (fit$loglik[2] - fit_of(covs[-j])$loglik[2])
+    list(coef = num(cf[j, "coef"]), se = num(cf[j, "se(coef)"]), hr = num(cf[j, "exp(coef)"]),
+         z = num(cf[j, "z"]), p = num(cf[j, "Pr(>|z|)"]), hr_profile_lower = num(exp(lo)),
+         hr_profile_upper = num(exp(hi)), p_lr = pvalue(stat, 1))
+  }), names(beta))
+  list(ties = ties, n = num(fit$n), nevent = num(fit$nevent), loglik_null = num(fit$loglik[1]),
+       loglik = num(fit$loglik[2]), coefficients = coefficients)
+}
+# survminer's pairwise_survdiff: survdiff on each pair's rows (aeqSurv sees only that pair), p.adjust
+RUNNERS$pairwise_logrank <- function(d, item) {
+  d <- need(d, item, c("time", "event", "group"))
+  levs <- sorted_levels(d[[item$group]])
+  pairs <- combn(levs, 2, simplify = FALSE)
+  rows <- lapply(pairs, function(ab) {
+    sub <- d[d[[item$group]] %in% ab, , drop = FALSE]
+    sdif <- survdiff(as.formula(sprintf("Surv(%s, %s) ~ %s", item$time, item$event, item$group)), data = sub)
+    df <- length(sdif$n) - 1
+    list(group1 = ab[1], group2 = ab[2], chisq = num(sdif$chisq), df = df, p = pvalue(sdif$chisq, df))
+  })
+  p_adj <- p.adjust(vapply(rows, function(r) r$p, 0), method = item$adjust)
+  for (i in seq_along(rows)) rows[[i]]$p_adjusted <- num(p_adj[i])
+  list(adjust = item$adjust, pairs = rows)
+}
+
 # ---------------------------------------------------------------------------
-# deviations.csv: three made-up / derived sets, told apart by "set"
+# deviations.csv: five made-up / derived sets, told apart by "set"
 # ---------------------------------------------------------------------------
 lung <- survival::lung
 # lung30: survival::lung with time in 30-day months (ceiling): 29 death times, up to 16 tied deaths
@@ -55,7 +104,29 @@ noisy <- transform(lung30, set = "noisy", time = time * noise)
 bands <- data.frame(set = "bands", time = c(1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 9, 10, 12),
                     event = c(0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1), age = NA, sex = NA, ph.ecog = NA,
                     group = rep(c("a", "b"), c(8, 6)))
-dev <- rbind(lung30, noisy, bands)
+# tv: lung30 (known ph.ecog) as (start, stop] rows split at month 6, ph.ecog one grade worse after it
+# in every other patient; the split is 6 * (1 - 1e-10) in the first row of a third of the patients
+# and the stop times carry noisy's noise: aeqSurv (start and stop pooled) makes them ties again
+tv0 <- transform(lung30[!is.na(lung30$ph.ecog), ], k = seq_len(sum(!is.na(lung30$ph.ecog))))
+late <- tv0$time > 6
+tv_noise <- function(k) ifelse(k %% 2 == 0, 1 + 1e-10, ifelse(k %% 3 == 0, 1 - 1e-10, 1))
+first <- transform(tv0, set = "tv", start = 0,
+                   time = ifelse(late, 6 * ifelse(k %% 3 == 0, 1 - 1e-10, 1), time * tv_noise(k)),
+                   event = ifelse(late, 0L, event))
+second <- transform(tv0[late, ], set = "tv", start = 6, time = time * tv_noise(k),
+                    ph.ecog = pmin(ph.ecog + (k %% 2), 3))
+tv <- rbind(first, second)
+tv <- tv[order(tv$k, tv$start), setdiff(names(tv), "k")]
+# chain: lung30 (ph.ecog 0-2) in hundreds of 30-day months (mean time about 0.12), group a at t,
+# b at t + 1e-8, c at t + 2e-8: pooled, aeqSurv chains all three into ties (gaps 1e-8 <= 1.5e-8);
+# a against c alone it does not merge them (2e-8, also relative to the mean); a pairwise test
+# must merge within each pair, as survdiff on the pair's rows does
+ch <- lung30[!is.na(lung30$ph.ecog) & lung30$ph.ecog <= 2, ]
+chain <- transform(ch, set = "chain", group = c("a", "b", "c")[ph.ecog + 1],
+                   time = ch$time / 100 + 1e-8 * ch$ph.ecog)
+lung30$start <- NA; noisy$start <- NA; bands$start <- NA; chain$start <- NA
+dev <- rbind(lung30, noisy, bands, tv, chain)
+dev <- dev[, c("set", "start", "time", "event", "age", "sex", "ph.ecog", "group")]
 out_dir <- if (length(commandArgs(TRUE))) commandArgs(TRUE)[1] else here
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 # 17 significant digits so that the noise survives the CSV exactly
