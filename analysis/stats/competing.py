@@ -174,13 +174,18 @@ def gray_test(time, cause, group, of_cause: int, rho: float = 0.0) -> dict:
     c = as_causes(cause, len(t))
     labels, order = _group_labels(group, len(t))
     g = pd.Categorical(labels, categories=order).codes.astype(int)  # a vectorised order.index
-    ng = len(order)
-    if ng < 2:
+    if len(order) < 2:
         raise ValueError("group: Gray's test needs at least two groups")
+    return _gray(t, c, g, len(order), of_cause, rho)
+
+
+def _gray(t, c, g, ng, of_cause, rho=0.0) -> dict:
+    """:func:`gray_test` on checked arrays: times, int causes, group codes 0 .. ng - 1."""
     times, inv = np.unique(t, return_inverse=True)
-    d = np.zeros((3, len(times), ng))
     kind = np.where(c == of_cause, 1, np.where(c > 0, 2, 0))
-    np.add.at(d, (kind, inv, g), 1)
+    # counts per (kind, time, group): one bincount of the flat index (np.add.at is far slower)
+    d = np.bincount((kind * len(times) + inv) * ng + g, minlength=3 * len(times) * ng).reshape(3, len(times), ng)
+    d = d.astype(float)
     # crstm's loop over times, vectorised: every sequence it carries from one time to the next
     # (risk sets, each group's KM and cause-k CIF, the pooled F, the running matrix cc) is a
     # cumulative sum or product over times, so the per-time terms are arrays and their sums einsums.
@@ -275,24 +280,27 @@ class CumulativeIncidence:
         t = as_time(time)
         c = as_causes(cause, len(t))
         labels, self.groups_ = _group_labels(group, len(t))
-        self.causes_ = sorted(k for k in set(c.tolist()) if k > 0)
+        codes = pd.Categorical(labels, categories=self.groups_).codes.astype(int)
+        self.causes_ = [int(k) for k in np.unique(c) if k > 0]
         table = aalen_johansen(t, c, None if group is None else labels)
-        self._data = {g: (t[labels == g], c[labels == g]) for g in self.groups_}
+        self._data = {g: (t[codes == i], c[codes == i]) for i, g in enumerate(self.groups_)}
         self.n_ = {g: int(len(self._data[g][0])) for g in self.groups_}
-        for k in self.causes_:
-            table[f"se_{k}"] = np.nan
+        se = {k: np.full(len(table), np.nan) for k in self.causes_}
+        table_group = table["group"].to_numpy()
         for g in self.groups_:
-            rows = (table["group"] == g).to_numpy()
-            se = aj_std_err(*self._data[g], self.causes_)
-            for k in self.causes_:
-                table.loc[rows, f"se_{k}"] = se[k]
+            rows = table_group == g
+            for k, values in aj_std_err(*self._data[g], self.causes_).items():
+                se[k][rows] = values
+        for k in self.causes_:
+            table[f"se_{k}"] = se[k]
         for k in self.causes_:
             table[f"lower_{k}"], table[f"upper_{k}"] = cif_band(table[f"cif_{k}"], table[f"se_{k}"],
                                                                 self.conf_level, self.conf_type)
         self.table_ = table
         self.tests_ = None
         if group is not None and len(self.groups_) > 1:
-            self.tests_ = pd.DataFrame([{"cause": k, **gray_test(t, c, labels, k)} for k in self.causes_]
+            ng = len(self.groups_)
+            self.tests_ = pd.DataFrame([{"cause": k, **_gray(t, c, codes, ng, k)} for k in self.causes_]
                                        ).set_index("cause")
         return self
 
