@@ -625,6 +625,27 @@ def test_km_medians_pvalue_and_paper_marks(small_table):
     assert by_gid(fig, "km-paper-B")[0].get_xdata()[0] == 2.0
 
 
+def test_figure_legends_and_tables_share_one_label_registry():
+    # the legend words are the tables' words (analysis.pages.labels), not a second list in plots
+    from analysis.pages import group_label, group_legend
+    from analysis.pages.labels import GROUP_WORDS
+
+    assert not hasattr(plots, "GROUP_LABELS")
+    assert group_legend("BL") == "Brain and leptomeningeal (BL)"
+    assert group_legend("no_cns") == group_label("no_cns") == "No CNS metastasis"
+    assert group_legend("B").lower().startswith(GROUP_WORDS["B"])
+    assert group_legend("somewhere") == "somewhere"
+
+
+def test_figure_label_of_a_block_named_by_its_prefix():
+    # a comparison whose prefix is the whole id (a bare count) printed ", patients" with no words
+    from analysis.pages import figure_words
+
+    assert figure_words("treatments.craniospinal_irradiation", "treatments.craniospinal_irradiation") \
+        == "Craniospinal irradiation"
+    assert figure_words("treatments.initial_rt.L.n", "treatments") == "Radiotherapy first, group L, patients"
+
+
 def test_paper_medians_come_from_the_published_statistics():
     from analysis.paper import published_value
 
@@ -644,7 +665,7 @@ def test_survival_figure_reads_groups_as_words_and_prints_events(lung):
     test = logrank_test(frame["time"], frame["event"], frame["group"])
     fig = plots.survival_figure(km, test, xlabel="Months")
     texts = [t.get_text() for t in fig.findobj(Text)]
-    assert "No CNS metastases" in texts and "Brain only (B)" in texts and "no_cns" not in texts
+    assert "No CNS metastasis" in texts and "Brain only (B)" in texts and "no_cns" not in texts
     assert by_gid(fig, "km-pvalue")[0].get_text().startswith("Log-rank p")
     assert by_gid(fig, "km-ci-") == []  # bands only on request
     cells = risk_cells(fig)

@@ -1,7 +1,8 @@
 """The one label registry: every column, level, group and figure id the pages show, in words.
 
 A reader sees "Group L", "not done", "Initial CNS treatment", "Radiotherapy first, group L, patients",
-never ``cns_group``, ``not_done`` or ``treatments.initial_rt.L.n``. Column labels come from the
+never ``cns_group``, ``not_done`` or ``treatments.initial_rt.L.n``; a figure's legend reads "Brain only
+(B)" (:func:`group_legend`), from the same words as the tables. Column labels come from the
 cohort schema (its ``meaning``, shortened here where a header needs a short name); the groups come
 from the cohort face's ``CNS_GROUPS``; figure ids are read segment by segment from :data:`SEGMENTS`.
 :func:`words` is applied by :func:`analysis.pages.chapter.html_table` to every header, index and
@@ -17,6 +18,8 @@ from analysis.cohort import CNS_GROUPS, load_schema
 
 GROUP_WORDS = {"B": "brain only", "BL": "brain and leptomeningeal", "L": "leptomeningeal only",
                "none": "no CNS metastasis", "no_cns": "no CNS metastasis"}
+# The paper's Cox models, as the index of a table of several models names them.
+MODEL_WORDS = {"all_cns": "All CNS patients", "l_group": "Group L"}
 # Short column headers; the schema's ``meaning`` is the fallback (its first clause).
 COLUMN_WORDS = {
     "cns_group": "CNS group", "group": "CNS group", "vital_status": "Vital status",
@@ -76,6 +79,19 @@ def group_label(group: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def group_legend(group: str) -> str:
+    """A group as a figure's legend names it: the words, then the code the tables use.
+
+    'B' -> 'Brain only (B)'; 'no_cns' -> 'No CNS metastasis'; an unknown group is left as it is.
+    """
+    text = GROUP_WORDS.get(str(group))
+    if text is None:
+        return str(group)
+    text = text[:1].upper() + text[1:]
+    # the code in brackets ties the legend to the risk-table rows and the text ("group BL")
+    return f"{text} ({group})" if group in CNS_GROUPS else text
+
+
 @lru_cache(maxsize=None)
 def column_label(name: str) -> str:
     """A cohort column's header: the registry's short name, else the schema's meaning (first clause)."""
@@ -107,6 +123,8 @@ def words(value):
         return COLUMN_WORDS[value]
     if value in LEVEL_WORDS:
         return LEVEL_WORDS[value]
+    if value in MODEL_WORDS:
+        return MODEL_WORDS[value]
     if _SNAKE.match(value):
         return column_label(value) if value in _schema_names() else _plain(value)
     return value
@@ -132,7 +150,7 @@ def figure_label(dotted: str, prefix: str = "") -> str:
     tail = dotted[len(prefix):] if prefix and dotted.startswith(prefix) else None
     # a prefix that ends inside a segment ("cohort.n_") names nothing: keep the whole id
     rest = tail.lstrip(".") if tail is not None and (tail == "" or tail.startswith(".")) else dotted
-    parts = rest.split(".")
+    parts = [part for part in rest.split(".") if part]  # the prefix may be the whole id: no empty label
     if parts and parts[0] in CHAPTERS:
         parts = parts[1:]
     if not parts:  # the prefix names the whole id

@@ -19,14 +19,14 @@ from analysis.pages.plots.km import km_plot, risk_times
 from analysis.pages.plots.survival import paper_medians, survival_figure, unit_breaks
 from analysis.pages.plots.zph import ph_reading, ph_texts, ph_verdict, scaled_schoenfeld, zph_plot, zph_smooth
 from analysis.pages.plots.style import (
-    CI_ALPHA, DAYS_PER_UNIT, FONT_SIZE, GROUP_LABELS, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, LINE_STYLES, MAX_CENSOR_MARKS,
+    CI_ALPHA, DAYS_PER_UNIT, FONT_SIZE, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, LINE_STYLES, MAX_CENSOR_MARKS,
     MIN_TICK_GAP, OKABE_ITO, SMALL_FONT_SIZE, TEXT_CONTRAST, _text_colour, contrast_ratio,
 )
 
 __all__ = [
     "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE", "KM_FIGSIZE", "KM_FIGSIZE_NO_TABLE", "CI_ALPHA",
     "MAX_CENSOR_MARKS", "MIN_TICK_GAP", "TEXT_CONTRAST", "contrast_ratio",
-    "DAYS_PER_UNIT", "GROUP_LABELS", "km_plot", "risk_times", "survival_figure", "unit_breaks", "paper_medians",
+    "DAYS_PER_UNIT", "km_plot", "risk_times", "survival_figure", "unit_breaks", "paper_medians",
     "scaled_schoenfeld", "zph_plot", "zph_smooth", "ph_reading", "ph_verdict", "ph_texts", "forest_plot", "flow_diagram", "cif_plot", "immortal_time_diagram",
     "immortal_time_forest", "alt_text_km", "alt_text_forest",
 ]

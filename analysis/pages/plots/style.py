@@ -50,13 +50,6 @@ CI_ALPHA = 0.08
 # How a time axis in days is shown: divisor per unit (a month is 1/12 of a Julian year, as
 # ggsurvfit and survminer's xscale "d_m").
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
-# Group values as readers say them: the figures never show a data code such as "no_cns".
-GROUP_LABELS = {
-    "B": "Brain only (B)",
-    "BL": "Brain + leptomeningeal (BL)",
-    "L": "Leptomeningeal only (L)",
-    "no_cns": "No CNS metastases",
-}
 # At most this many censor marks per curve, one per equal slice of the time axis: beyond it the
 # marks of a large cohort merge into a solid band that hides the curve.
 MAX_CENSOR_MARKS = 120

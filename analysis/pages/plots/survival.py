@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from analysis.paper import published_value
 from analysis.pages.plots.km import km_plot
-from analysis.pages.plots.style import DAYS_PER_UNIT, GROUP_LABELS
+from analysis.pages.labels import group_legend
+from analysis.pages.plots.style import DAYS_PER_UNIT
 
 # Risk-table rows keep the short names (the legend above gives the long ones): long row names would
 # take a third of a phone-width figure from the plot.
@@ -69,7 +70,9 @@ def survival_figure(km, logrank=None, *, paper: str | None = None, unit: str = "
     marks the paper's medians; ``ci`` shades the bands (off by default: with three or four groups
     the bands cover each other; ask for them where one or two curves are compared). The x axis is
     in ``unit`` with breaks from :func:`unit_breaks`; the risk table prints at risk (cumulative
-    events). Other keywords (xlabel, ylabel, min_cell, groups_order ...) go to :func:`km_plot`.
+    events). The legend names each group in the label registry's words
+    (:func:`analysis.pages.labels.group_legend`) unless ``labels`` says otherwise. Other keywords
+    (xlabel, ylabel, min_cell, groups_order ...) go to :func:`km_plot`.
 
     With ``min_cell`` = k > 0 the curves, medians and risk table are redrawn from events grouped
     into periods of at least k on a one-month grid (see :func:`km_plot`), with the fit's own
@@ -80,7 +83,8 @@ def survival_figure(km, logrank=None, *, paper: str | None = None, unit: str = "
     breaks = unit_breaks(table, unit, step)
     return km_plot(
         table, km.risk_table(breaks), time_unit=unit, ci=ci, risk_columns=("n_risk", "n_events"),
-        labels={**GROUP_LABELS, **(labels or {})}, medians=km.summary_ if medians else None,
+        labels={**{g: group_legend(g) for g in groups}, **(labels or {})},
+        medians=km.summary_ if medians else None,
         pvalue=None if logrank is None or len(groups) < 2 else float(logrank.p),
         paper=paper_medians(paper, groups) if paper else None,
         risk_labels={g: RISK_ROW_LABELS.get(g, g) for g in groups},
