@@ -430,6 +430,23 @@ def test_forest_plot_with_paper_values_hollow_markers_and_legend(coefficients):
         plots.forest_plot(coefficients, paper=paper.rename(index={"lung": "liver"}))
 
 
+def test_forest_plot_prints_the_papers_p_from_the_published_statistics():
+    # the risk-factor forests overlay the paper's p as well as its HR (analysis.paper, never typed in)
+    from analysis.paper import published_value
+    from analysis.pages import paper_hazard_ratios
+
+    paper = paper_hazard_ratios("risk_factors.all_cns")
+    assert paper["p"].tolist() == [published_value(f"risk_factors.all_cns.{t}")["p"]
+                                   for t in ("age_65_or_over_at_cns", "local_rt", "subsequent_systemic_therapy")]
+    ours = paper[["hr"]].assign(hr_profile_lower=paper["hr"] / 2, hr_profile_upper=paper["hr"] * 2, p_lr=0.01)
+    fig = plots.forest_plot(ours, paper=paper)
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[1].texts if t.get_gid()}
+    assert [texts[f"forest-paper-p-{i}"] for i in range(3)] == ["0.0446", "0.0433", "<0.0001"]
+    # a term the paper printed no p for gets none
+    fig = plots.forest_plot(ours, paper=paper.assign(p=[None, 0.0433, "<0.0001"]))
+    assert "forest-paper-p-0" not in {t.get_gid() for t in fig.axes[1].texts}
+
+
 def test_forest_plot_tick_labels_never_touch(coefficients):
     """A range of four decades (group L: 0.0077 to 18.4) once printed 0.005 and 0.01 as one blur."""
     from analysis.pages.plots.forest import SMALL_FONT_SIZE, TICK_GAP

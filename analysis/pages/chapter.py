@@ -112,7 +112,7 @@ def logrank_frame(test) -> pd.DataFrame:
 
 
 def paper_hazard_ratios(prefix: str) -> pd.DataFrame:
-    """The paper's hazard ratios under ``prefix`` (hr, lower, upper), for a forest plot beside ours.
+    """The paper's hazard ratios under ``prefix`` (hr, lower, upper, p), for a forest plot beside ours.
 
     Indexed by the book's label of each term (as the rows of a section's Cox table);
     bounds are NaN when the paper gives none.
@@ -125,7 +125,7 @@ def paper_hazard_ratios(prefix: str) -> pd.DataFrame:
     for term, values in block.items():
         if isinstance(values, dict) and "hr" in values:
             lower, upper = values.get("ci", [float("nan"), float("nan")])
-            rows[TERM_LABELS.get(term, term)] = {"hr": values["hr"], "lower": lower, "upper": upper}
+            rows[TERM_LABELS.get(term, term)] = {"hr": values["hr"], "lower": lower, "upper": upper, "p": values.get("p")}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
