@@ -37,11 +37,12 @@ LINE_STYLES = ("-", "--", ":", "-.", (0, (8, 2, 1, 2, 1, 2)))
 
 FONT_SIZE = 10  # labels, titles
 SMALL_FONT_SIZE = 9  # ticks, table cells, legends: the smallest size used
-# Survival figures are narrower than the page (6.4 in, not 7.5) so that on a 390 px phone, where the
-# image is shrunk to the column (about 330 px), their 11-12 pt text keeps about 8 px; in print they
-# are scaled up.
-KM_FONT_SIZE = 12  # survival figures: axis labels, p-value
-KM_SMALL_FONT_SIZE = 11  # survival figures: ticks, legend, risk table
+# Survival figures are narrower than the page (6.4 in, not 7.5) and their text large for their size:
+# on a 390 px phone the image spans the screen (book.css gives figures the article's side padding
+# back), so 12-13 pt text is about 10-11 px high, the smallest a phone reader can read without
+# zooming (at 11-12 pt in a 342 px column it was 8 px); at 1280 px and in print they are scaled up.
+KM_FONT_SIZE = 13  # survival figures: axis labels, p-value
+KM_SMALL_FONT_SIZE = 12  # survival figures: ticks, legend, risk table
 KM_FIGSIZE = (6.4, 5.6)  # inches, with the numbers-at-risk table and a legend above the plot
 KM_FIGSIZE_NO_TABLE = (6.4, 4.4)
 # Light enough that three overlapping bands still show the curves and each other (survminer: 0.3 of
