@@ -71,6 +71,15 @@ PRINT_CSS = """
   /* Break long ids at the <wbr> put after their dots and underscores (see MARK_BREAKS), not mid-word. */
   td, th { overflow-wrap: break-word; word-break: normal; hyphens: manual; }
   td, th { padding: 0.2em 0.4em !important; }
+  /* A heading never ends a page or splits across two ("2.2. Time from advanced disease to" | "CNS
+     metastases"), and a table's caption stays with its table. */
+  h1, h2, h3, h4 { break-inside: avoid; break-after: avoid; }
+  figure.book-table figcaption, .scroll-hint { break-after: avoid; }
+  tr { break-inside: avoid; }
+  /* Code wraps on paper instead of running off the right margin. */
+  pre, .highlight pre { white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible !important; }
+  /* The cover's contents list (with page numbers) replaces Jupyter Book's print-only title and contents. */
+  body:has(#pdf-cover) #jb-print-docs-body { display: none !important; }
   #pdf-cover, #pdf-contents { break-after: page; }
   #pdf-cover { padding-top: 30%; }
   #pdf-cover h1 { font-size: 24pt; line-height: 1.25; margin-bottom: 1.2em; }
