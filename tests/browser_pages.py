@@ -1,10 +1,11 @@
-"""Visit every page of a built book once in headless system Chromium and record what a reader gets.
+"""Visit every page of a built book in headless system Chromium, at a desktop and at a phone width,
+and record what a reader gets.
 
 Shared by tests/test_browser.py and tests/test_accessibility.py: ``visit_book`` is cached, so one
 browser launch per test session serves both files. Each visit records console errors, uncaught
 exceptions, failed requests, every request URL (anything that is not a local file is aborted, so the
-book is checked offline), images, links, math, visible headings and tables, and saves a full-page
-screenshot for review.
+book is checked offline), images, links, math, visible headings and tables, what sticks out sideways,
+and saves a full-page screenshot for review (``<page>.png`` at 1280 px, ``<page>@390.png`` at 390 px).
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from analysis.paths import PROJECT_ROOT
 from analysis.build.pdf import launch_chromium, wait_until_rendered
 
 LOCAL_URL = re.compile(r"^(file|data|about|blob):")
-VIEWPORT = {"width": 1280, "height": 900}
+# The widths a reader meets: a desktop screen and a phone (390 px: an iPhone 12 to 15 in portrait).
+WIDE, PHONE = 1280, 390
+VIEWPORTS = {WIDE: {"width": WIDE, "height": 900}, PHONE: {"width": PHONE, "height": 844}}
+VIEWPORT = VIEWPORTS[WIDE]
 # Screenshots for review; BOOK_SCREENSHOTS moves them (e.g. to a CI artifact folder).
 SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS", PROJECT_ROOT / "_build" / "screenshots"))
 
 # Everything a test needs from the rendered page, gathered in one round trip.
 COLLECT = """() => {
+  const SCROLL_BOX = '.table-scroll, .pst-scrollable-table-container';
   const article = document.querySelector('article') || document.body;
   const visible = el => el.checkVisibility();
   const maths = [...document.querySelectorAll('.math')];
@@ -56,8 +61,21 @@ COLLECT = """() => {
                                   : t.textContent).trim().slice(0, 60),
                         width: t.getBoundingClientRect().width,
                         container: article.getBoundingClientRect().width,
+                        // a table in a scroll box with its cue (the book's, or the theme's box around a
+                        // Markdown table, given the same cue by book.css) may be wider than the column on a phone
+                        scrollBox: !!t.closest(SCROLL_BOX),
+                        boxWidth: (t.closest(SCROLL_BOX) || t).getBoundingClientRect().width,
                         text: words.innerText};
               }),
+    // how far the page scrolls sideways, and the widest culprits (for the failure message)
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    sticking: [...article.querySelectorAll('*')].filter(visible)
+                .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+                .filter(e => !e.parentElement.closest(SCROLL_BOX + ', .highlight, mjx-container'))
+                .filter(e => { const p = e.parentElement; return !p || p.getBoundingClientRect().right
+                                 <= document.documentElement.clientWidth + 1 || p === article; })
+                .slice(0, 5)
+                .map(e => `<${e.tagName.toLowerCase()} class="${e.className}"> ${e.textContent.trim().slice(0, 40)}`),
   };
 }"""
 
@@ -82,6 +100,9 @@ class PageVisit:
     headings: list[tuple[int, str]]
     tables: list[dict]
     screenshot: Path
+    width: int = WIDE  # the viewport's width in CSS px
+    overflow: float = 0.0  # px the page scrolls sideways (0: it fits the screen)
+    sticking: list[str] = dataclasses.field(default_factory=list)  # elements reaching past the screen
 
 
 def book_pages(html_dir: Path) -> list[str]:
@@ -99,45 +120,63 @@ def toc_pages() -> list[str]:
     return [f"{name}.html" for name in toc_files(PROJECT_ROOT)] + ["genindex.html", "search.html"]
 
 
+def screenshot_name(name: str, width: int = WIDE) -> str:
+    """'book/outcomes.html' -> 'book__outcomes.png' (1280 px) or 'book__outcomes@390.png'."""
+    return name.replace("/", "__").removesuffix(".html") + ("" if width == WIDE else f"@{width}") + ".png"
+
+
 @functools.lru_cache(maxsize=None)
-def visit_book(html_dir: Path) -> dict[str, PageVisit]:
-    """Load every page of ``html_dir`` in one browser; screenshots go to SCREENSHOTS (stale ones removed)."""
+def visit_book(html_dir: Path) -> dict[int, dict[str, PageVisit]]:
+    """Load every page of ``html_dir`` in one browser at each of VIEWPORTS' widths:
+    ``{1280: {page: visit}, 390: {...}}``; screenshots go to SCREENSHOTS (stale ones removed)."""
     from playwright.sync_api import sync_playwright
 
     html_dir = Path(html_dir)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    visits = {}
+    visits: dict[int, dict[str, PageVisit]] = {}
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            log: dict[str, list[str]] = {}
-            # Offline by construction: a request that would leave the machine is aborted and recorded.
-            page.route(re.compile(r"^(?!file:|data:|about:|blob:)"), lambda route: route.abort())
-            page.on("request", lambda r: log["requests"].append(r.url))
-            page.on("console", lambda m: log["console"].append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: log["errors"].append(str(e)))
-            page.on("requestfailed", lambda r: log["failed"].append(f"{r.url} ({r.failure})"))
-            for name in book_pages(html_dir):
-                log.update(requests=[], console=[], errors=[], failed=[])
-                path = html_dir / name
-                page.goto(path.as_uri(), wait_until="load")
-                wait_until_rendered(page)
-                found = page.evaluate(COLLECT)
-                shot = SCREENSHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")
-                page.screenshot(path=str(shot), full_page=True)
-                visits[name] = PageVisit(
-                    name, path, log["requests"], log["console"], log["errors"], log["failed"],
-                    found["images"], found["links"], found["mathjaxDefined"], found["mathElements"],
-                    found["mathUntypeset"], found["typeset"], found["rawTexInProse"],
-                    [tuple(h) for h in found["headings"]], found["tables"], shot,
-                )
+            for width, viewport in VIEWPORTS.items():
+                visits[width] = _visit_pages(browser, html_dir, width, viewport)
         finally:
             browser.close()
-    taken = {visit.screenshot for visit in visits.values()}
+    taken = {visit.screenshot for at_width in visits.values() for visit in at_width.values()}
     for old in SCREENSHOTS.glob("*.png"):  # pages that no longer exist
         if old not in taken:
             old.unlink(missing_ok=True)
+    return visits
+
+
+def _visit_pages(browser, html_dir: Path, width: int, viewport: dict) -> dict[str, PageVisit]:
+    """Every page of ``html_dir`` in one tab of ``browser`` at ``viewport``."""
+    visits = {}
+    page = browser.new_page(viewport=viewport)
+    try:
+        log: dict[str, list[str]] = {}
+        # Offline by construction: a request that would leave the machine is aborted and recorded.
+        page.route(re.compile(r"^(?!file:|data:|about:|blob:)"), lambda route: route.abort())
+        page.on("request", lambda r: log["requests"].append(r.url))
+        page.on("console", lambda m: log["console"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: log["errors"].append(str(e)))
+        page.on("requestfailed", lambda r: log["failed"].append(f"{r.url} ({r.failure})"))
+        for name in book_pages(html_dir):
+            log.update(requests=[], console=[], errors=[], failed=[])
+            path = html_dir / name
+            page.goto(path.as_uri(), wait_until="load")
+            wait_until_rendered(page)
+            found = page.evaluate(COLLECT)
+            shot = SCREENSHOTS / screenshot_name(name, width)
+            page.screenshot(path=str(shot), full_page=True)
+            visits[name] = PageVisit(
+                name, path, log["requests"], log["console"], log["errors"], log["failed"],
+                found["images"], found["links"], found["mathjaxDefined"], found["mathElements"],
+                found["mathUntypeset"], found["typeset"], found["rawTexInProse"],
+                [tuple(h) for h in found["headings"]], found["tables"], shot,
+                width, float(found["overflow"]), found["sticking"],
+            )
+    finally:
+        page.close()
     return visits
 
 
@@ -151,14 +190,25 @@ def html_dir(request) -> Path:
     return request.getfixturevalue("built_book").html_index.parent
 
 
-@pytest.fixture(scope="session")
-def visits(html_dir, request) -> dict[str, PageVisit]:
-    """Every page visited once (cached across the test files); prints where the screenshots are."""
+def _visited(html_dir: Path, request) -> dict[int, dict[str, PageVisit]]:
+    """Every page visited once per width (cached across the test files); prints where the screenshots are."""
     first = visit_book.cache_info().currsize == 0
     found = visit_book(html_dir)
     if first:
         request.addfinalizer(lambda: _tell(request.config, f"browser screenshots: {SCREENSHOTS}"))
     return found
+
+
+@pytest.fixture(scope="session")
+def visits_by_width(html_dir, request) -> dict[int, dict[str, PageVisit]]:
+    """Every page at each width: ``{1280: {page: visit}, 390: {page: visit}}``."""
+    return _visited(html_dir, request)
+
+
+@pytest.fixture(scope="session")
+def visits(html_dir, request) -> dict[str, PageVisit]:
+    """Every page as seen at 1280 px (the same visits as ``visits_by_width``)."""
+    return _visited(html_dir, request)[WIDE]
 
 
 def _tell(config, message: str) -> None:

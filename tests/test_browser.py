@@ -3,8 +3,11 @@ driven by Playwright; no browser is downloaded), offline.
 
 Per page: no console error or uncaught exception, no failed request, no request leaving the machine,
 every image loaded, math typeset, internal links and #anchors resolve (alt text, headings and
-tables: tests/test_accessibility.py, on the same visits). A full-page screenshot of
-each page is saved for review (path printed at the end of the session; BOOK_SCREENSHOTS moves it).
+tables: tests/test_accessibility.py, on the same visits). At 1280 px and at 390 px (a phone): the page
+does not scroll sideways, no table is wider than the text column (on a phone a table may scroll
+inside its own box, which shows a cue), and table text reads as words. A full-page screenshot of
+each page at each width is saved for review (path printed at the end of the session;
+BOOK_SCREENSHOTS moves it).
 
 BOOK_TEST_HTML=<folder> checks an already built HTML folder (e.g. _build/html after ``make book``)
 instead of the session's own build.
@@ -21,7 +24,9 @@ from urllib.request import url2pathname
 
 import pytest
 
-from browser_pages import LOCAL_URL, book_pages, html_dir, toc_pages, visits  # noqa: F401 (fixtures)
+from browser_pages import (  # noqa: F401 (fixtures)
+    LOCAL_URL, PHONE, VIEWPORTS, WIDE, book_pages, html_dir, toc_pages, visits, visits_by_width,
+)
 
 
 @pytest.fixture(params=toc_pages(), ids=lambda name: name.removesuffix(".html"))
@@ -31,10 +36,22 @@ def visit(request, visits):
     return visits[name]
 
 
-def test_every_built_page_is_checked(visits, html_dir):
+@pytest.fixture(params=[(name, width) for width in VIEWPORTS for name in toc_pages()],
+                ids=lambda p: f"{p[0].removesuffix('.html')}@{p[1]}")
+def visit_at_width(request, visits_by_width):
+    """Each page at each reader's width (1280 px, 390 px)."""
+    name, width = request.param
+    assert name in visits_by_width[width], f"{name} is in the table of contents but was not built"
+    return visits_by_width[width][name]
+
+
+def test_every_built_page_is_checked(visits_by_width, html_dir):
     # a page the TOC does not list (or a new Sphinx page) must not escape the checks above
     assert set(book_pages(html_dir)) == set(toc_pages()), "update toc_pages() or the TOC"
-    assert all(v.screenshot.stat().st_size > 10_000 for v in visits.values())
+    assert set(visits_by_width) == {WIDE, PHONE}
+    for visits in visits_by_width.values():
+        assert set(visits) == set(toc_pages())
+        assert all(v.screenshot.stat().st_size > 10_000 for v in visits.values())
 
 
 def test_page_loads_without_console_error_or_failed_request(visit):
@@ -142,13 +159,26 @@ INTERNAL = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b|\b[a-z_]{2,}\.[a-z_]{2,}(?:
                       r"|\{'|\bnp\.|\bnan\b|\bNA of\b|patient\(s\)")
 
 
-def test_no_table_is_wider_than_the_text_column(visit):
+def test_page_does_not_scroll_sideways(visit_at_width):
+    visit = visit_at_width
+    assert visit.overflow <= 1, (f"{visit.name} scrolls {visit.overflow:.0f} px sideways at {visit.width} px; "
+                                 f"sticking out: {visit.sticking}")
+
+
+def test_no_table_is_wider_than_the_text_column(visit_at_width):
+    # At 1280 px every table fits the column. On a phone a wide table may scroll inside its own box
+    # (which shows the "scroll sideways" cue), but the box itself must fit.
+    visit = visit_at_width
+    may_scroll = visit.width < WIDE
     wide = [f"{t['caption']!r}: {t['width']:.0f} px in {t['container']:.0f} px" for t in visit.tables
-            if t["width"] > t["container"] + 1]
-    assert not wide, f"{visit.name}: tables wider than the page's text column at 1280 px: {wide}"
+            if (t["boxWidth"] if may_scroll and t["scrollBox"] else t["width"]) > t["container"] + 1]
+    where = "its scroll box" if may_scroll else "the text column"
+    assert not wide, f"{visit.name}: tables wider than {where} at {visit.width} px: {wide}"
 
 
-def test_tables_speak_words_not_internal_names(visit):
+def test_tables_speak_words_not_internal_names(visit_at_width):
+    # at both widths: a phone shows other text (stacked tables label each value with its column name)
+    visit = visit_at_width
     found = {f"{t['caption']!r}": sorted(set(INTERNAL.findall(t["text"])))[:6] for t in visit.tables}
     found = {caption: names for caption, names in found.items() if names}
-    assert not found, f"{visit.name}: internal names in visible table text: {found}"
+    assert not found, f"{visit.name} at {visit.width} px: internal names in visible table text: {found}"
