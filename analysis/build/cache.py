@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from importlib import metadata
@@ -22,6 +23,10 @@ HASHED_DISTRIBUTIONS = (
     "numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "seaborn", "pandera",
 )
 STAGED_FOLDERS = ("book", "vendor")
+# Every page's footer in a book built on a user's cohort: the configuration's own footer describes the
+# bundled synthetic cohort, which that book does not contain.
+OWN_COHORT_FOOTER = ("Recomputed from the cohort file named on the first page, with the methods of the published "
+                     "study. No patient-level row, identifier or date is shown.")
 
 
 # --------------------------------------------------------------------------- hashing
@@ -77,8 +82,17 @@ def copy_if_changed(src: Path, dst: Path) -> bool:
 DOWNLOADABLE_SOURCES = ("book/primer/",)
 
 
+def staged_config(config_text: str, own_cohort: bool) -> str:
+    """The text of ``_config.yml`` as staged: for a user's cohort, with :data:`OWN_COHORT_FOOTER` as the
+    footer (a line edit, so the file's comments and order stay as written)."""
+    if not own_cohort:
+        return config_text
+    return re.sub(r"^(\s*extra_footer:).*$", lambda m: f"{m.group(1)} {json.dumps(OWN_COHORT_FOOTER)}",
+                  config_text, flags=re.M)
+
+
 def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Path,
-                 left_out: tuple[str, ...] = ()) -> bool:
+                 left_out: tuple[str, ...] = (), own_cohort: bool = False) -> bool:
     """Copy config, TOC and every non-chapter file of the book folders into the stage.
 
     Returns whether anything in the stage changed (copied or removed). ``manifest`` lists what the
@@ -87,7 +101,11 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
     """
     chapter_sources = {c.source.resolve() for c in chapters}
     changed = False
-    changed |= copy_if_changed(root / "_config.yml", stage / "_config.yml")
+    # ``own_cohort``: a user's cohort, whose pages must not carry the bundled cohort's footer
+    config_text = staged_config((root / "_config.yml").read_text(encoding="utf-8"), own_cohort)
+    if not (stage / "_config.yml").is_file() or (stage / "_config.yml").read_text(encoding="utf-8") != config_text:
+        (stage / "_config.yml").write_text(config_text, encoding="utf-8")
+        changed = True
     # ``left_out``: chapters (docnames) this build does not render, removed from the staged TOC
     toc_text = toc_without((root / "_toc.yml").read_text(encoding="utf-8"), left_out)
     if not (stage / "_toc.yml").is_file() or (stage / "_toc.yml").read_text(encoding="utf-8") != toc_text:

@@ -194,12 +194,12 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
             given["min_cell"] = str(suppression_in_force(cohort_path, given.get("min_cell"), log))
     per_chapter = resolve_parameters(chapters, given, declared)
     # a user's cohort: the chapters about the bundled synthetic cohort itself are not built
-    left_out = () if not takes_cohort or (_is_bundled(Path(given["cohort"])) and mapping is None) else \
-        tuple(c.docname for c in chapters if c.docname in BUNDLED_ONLY)
+    own_cohort = takes_cohort and not (_is_bundled(Path(given["cohort"])) and mapping is None)
+    left_out = tuple(c.docname for c in chapters if c.docname in BUNDLED_ONLY) if own_cohort else ()
     if left_out:
         log(f"left out for a cohort other than the bundled one: {', '.join(left_out)}")
 
-    stage_changed = stage_static(root, stage, chapters, state / "staged.txt", left_out)
+    stage_changed = stage_static(root, stage, chapters, state / "staged.txt", left_out, own_cohort)
     chapters = [c for c in chapters if c.docname not in left_out]
     jobs_to_run, outcomes = [], {}
     for chapter in chapters:

@@ -4,18 +4,25 @@ Chapters write each table they show, as shown (words; small counts masked with t
 ``min_cell``, never the raw values), to ``results/tables/<chapter>__<n>.csv`` with its caption and
 notes beside it (``.json``; see analysis.pages.takeaway). The build gathers them in book order,
 one sheet each: the caption in the first row, the table, then its notes. Like ``results.json``, the
-workbook is written to a temporary file and renamed into place, so a reader never opens half of one.
+workbook is written to a temporary file and renamed into place, so a reader never opens half of one,
+and the same tables give the same bytes: the times a workbook carries (its zip entries, its created and
+modified properties) are set to one fixed instant, never the time of the build.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 
 from analysis.build.chapters import Chapter
 
 WORKBOOK = "tables.xlsx"
+# the one instant every workbook carries (the zip format's earliest date), so its bytes follow its tables
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_W3CDTF = "1980-01-01T00:00:00Z"
 
 
 def _cell(text: str):
@@ -82,6 +89,19 @@ def write_workbook(tables: list[dict], path: Path) -> None:
             for note in table["notes"]:
                 sheet.append([note])
     book.save(path)
+    _fix_times(path)
+
+
+def _fix_times(path: Path) -> None:
+    """Rewrite the saved workbook with every zip entry and document property at :data:`FIXED_TIME`
+    (openpyxl stamps the time of saving), entries in the order openpyxl wrote them."""
+    with zipfile.ZipFile(path) as source:
+        entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + FIXED_W3CDTF.encode(), data)
+            target.writestr(zipfile.ZipInfo(name, date_time=FIXED_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def publish_workbook(results_dir: Path, chapters: list[Chapter], out: Path) -> Path:

@@ -4,17 +4,24 @@ The bundled synthetic cohort is a reproduction of the paper and says so (no pati
 other file is a clinician's own cohort: the landing page then describes that file (its base name,
 patients, the months its dates span, the build date, the package version and the small-count rule)
 and the cohort page its own window, with no synthetic disclaimer.
+
+Either way the landing page states the date its report was built (:func:`build_date`). The date is
+taken when the landing page is executed, and the landing page declares every chapter parameter, so a
+changed cohort, mapping or parameter (or package) re-executes it and dates the report afresh, while a
+rebuild with nothing changed keeps the page, and its date, as they were. The date is shown, never
+recorded: ``results.json`` stays the same bytes for the same inputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 from pathlib import Path
 
 from analysis.cohort import CNS_GROUPS, load_cohort
 from analysis.pages.chapter import glue_paper
-from analysis.pages.format import markdown_code
+from analysis.pages.format import markdown_code, markdown_text
 from analysis.pages.takeaway import is_bundled_cohort
 from analysis.results import Results
 
@@ -31,6 +38,15 @@ reproduces the figures the paper publishes. Agreement between the paper and this
 that the *analysis* reproduces the paper's *numbers*; it says nothing new about patients. The
 calibration, its choices and its limits are documented in the book.
 ```"""
+
+
+def build_date() -> dt.date:
+    """The date a report is built: today (UTC), or the day of ``SOURCE_DATE_EPOCH`` when it is set
+    (the reproducible-builds convention, so a rebuild can be dated on purpose)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc).date()
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def month_span(dates) -> str:
@@ -73,7 +89,7 @@ def build_facts(data, min_cell: int) -> str:
         ("Patients", f"{len(frame)}"),
         ("Dates in the file", html.escape(month_span(every)) + " (year and month only)"),
         ("Advanced disease diagnosed", html.escape(month_span(frame["abc_date"])) if "abc_date" in frame else "not given"),
-        ("Built", html.escape(dt.date.today().isoformat()) + f" with the <code>analysis</code> package {html.escape(__version__)}"),
+        ("Built", html.escape(build_date().isoformat()) + f" with the <code>analysis</code> package {html.escape(__version__)}"),
         ("Small-count suppression", rule),
     ]
     items = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
@@ -102,8 +118,11 @@ def landing_figures(cohort, results_path: str | Path | None, min_cell: int = 0) 
     glue("landing.heading", "The data in this book is synthetic" if bundled else "The cohort of this report",
          display=False)
     if bundled:
+        from analysis import __version__
+
         shown = Markdown(f"{SYNTHETIC_NOTE}\n\nThis build read {n_patients} patients from the file "
-                         f"{markdown_code(name)}.")  # the bundled bytes can come under any name
+                         f"{markdown_code(name)}; the book was built on {build_date().isoformat()} with the "
+                         f"`analysis` package {markdown_text(__version__)}.")  # the bundled bytes can come under any name
     else:
         shown = HTML("<p>This report analyses the cohort below with the methods of the published study; "
                      "each chapter gives this cohort's results and sets the paper's figure beside them for "
