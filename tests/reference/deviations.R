@@ -150,7 +150,10 @@ tables <- list(
   t3x4_zeros = matrix(c(0, 3, 9, 1, 4, 0, 2, 7, 5, 6, 0, 0), 3, byrow = TRUE),
   t2x10_n100 = matrix(c(3, 7, 4, 6, 5, 2, 8, 4, 6, 5, 7, 3, 6, 4, 5, 8, 2, 6, 4, 5), 2, byrow = TRUE),
   t5x5_n50 = matrix(c(4, 1, 2, 0, 3, 1, 3, 2, 2, 1, 2, 2, 3, 1, 2, 0, 2, 1, 4, 3, 3, 2, 1, 2, 3), 5, byrow = TRUE),
-  t2x2 = matrix(c(12, 5, 3, 14), 2, byrow = TRUE)
+  t2x2 = matrix(c(12, 5, 3, 14), 2, byrow = TRUE),
+  # ECOG by group in a 1,000-patient synthetic cohort ("5 x 3, n = 300" in issue 18; n = 261 known):
+  # 6.3e9 tables, FEXACT's slowest here (~13 s on an idle machine)
+  t5x3_n261 = matrix(c(54, 5, 1, 66, 8, 7, 45, 14, 19, 12, 3, 9, 8, 3, 7), 5, byrow = TRUE)
 )
 fisher_out <- list(`_meta` = list(R = as.character(getRversion()), workspace = 2e8,
                                    timing = "elapsed seconds, median of 3 runs, this machine"))
