@@ -141,20 +141,20 @@ def test_exact_ties_refuses_firth():
 
 # --- Fisher r x c beyond enumeration: the network algorithm against fisher.test(workspace = 2e8) -----
 _FISHER = _load("fisher_R.json")
-# the 4 x 4 n = 160 table takes ~30 s here (R: ~4 s); the others under 6 s, most well under one
-_SLOW = {"t4x4_n160"}
+# R's own error: FEXACT merges past path lengths within 3.45e-7 (log scale), so its p can be off by
+# ~1e-7 relative. On t5x3_n261 it is off by 8.0e-8: the full enumeration of its 6.3e9 tables (by
+# analysis.stats.contingency._fisher_sum with its bounds lifted, 6 minutes) gives 1.0613098527760e-06,
+# ours 1.061309852776e-06 (5e-15 apart), R 1.0613099380738e-06. Everywhere else R agrees to <= 3e-10.
+_R_TOLERANCE = {"t5x3_n261": 1e-7}
 
 
 @pytest.mark.parametrize("name", [k for k in _FISHER if k != "_meta" and "p" in _FISHER[k]])
 def test_fisher_matches_r(name):
     from analysis.stats import fisher_exact
 
-    if name in _SLOW:
-        pytest.skip("slow (~30 s): run with the other slow checks by hand")
     item = _FISHER[name]
     res = fisher_exact(np.array(item["table"]))
-    # FEXACT's own margin on the probability comparison is 1e-7 relative; measured agreement <= 1e-10
-    assert res.p == pytest.approx(item["p"], rel=1e-9)
+    assert res.p == pytest.approx(item["p"], rel=_R_TOLERANCE.get(name, 1e-9))
 
 
 def test_fisher_issue_table_is_fast():
@@ -166,7 +166,21 @@ def test_fisher_issue_table_is_fast():
     start = time.perf_counter()
     res = fisher_exact(np.array(item["table"]))
     assert res.details["algorithm"] == "network"
-    assert time.perf_counter() - start < 5  # ~0.25 s alone; generous for a shared machine
+    assert time.perf_counter() - start < 5  # ~0.3 s alone; generous for a shared machine
+
+
+@pytest.mark.parametrize("name", ["t4x4_n160", "t5x5_n50", "t5x3_n261"])
+def test_fisher_is_as_fast_as_r(name):
+    # issue 18: the tables where the network was slower than FEXACT (29 s, 3.4 s, refused). CPU time,
+    # so that a busy machine does not fail the test: ~1.8 s, 0.05 s and ~3 s here
+    import time
+
+    from analysis.stats import fisher_exact
+
+    item = _FISHER[name]
+    start = time.process_time()
+    fisher_exact(np.array(item["table"]))
+    assert time.process_time() - start < max(item["seconds"], 0.5)  # R's elapsed seconds (JSON)
 
 
 def test_fisher_refuses_what_r_refuses():
