@@ -46,12 +46,14 @@ def calibration_frame(report):
     })
 
 
-def calibration_tables(cohort):
+def calibration_tables(cohort, page=None):
     """The calibration page's two displays: totals by status and the full report.
 
     Only for the bundled synthetic cohort (the file the generator writes); for any other cohort, a
     note pointing to the scorecard is returned instead of both tables, so a user's counts are never
-    shown here without the small-cell rule the chapters apply.
+    shown here without the small-cell rule the chapters apply. With ``page`` (the chapter's
+    :class:`analysis.pages.ChapterPage`), each table comes with its CSV link and goes into the
+    build's workbook.
     """
     from IPython.display import Markdown
 
@@ -60,8 +62,9 @@ def calibration_tables(cohort):
                         "with the paper.*")
         return note, None
     report = calibration_report(cohort)
-    return (html_table(calibration_summary(report), "Calibration targets by status", index=False),
-            html_table(calibration_frame(report), "Every calibration target: the paper's figure, the cohort's, the rule and the status",
+    table = page.table if page is not None else html_table
+    return (table(calibration_summary(report), "Calibration targets by status", index=False),
+            table(calibration_frame(report), "Every calibration target: the paper's figure, the cohort's, the rule and the status",
                        index=False, notes=["Confidence limits are checked one by one (lower and upper limit). "
                                            "A note that begins \u201cassumption\u201d marks a target set by the "
                                            "book's reading of a misprint."]))

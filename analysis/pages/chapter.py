@@ -21,6 +21,7 @@ from analysis.results import Results
 from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p_prose, plot_text, reported_digits
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import words
+from analysis.pages.competing_risks import CIF_COLUMNS
 from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table
 from analysis.pages.takeaway import (
     TableStore, comparison_frame, is_bundled_cohort, neutral_comparison_html, own_caption,
@@ -231,6 +232,9 @@ class ChapterPage:
         self.own_cohort = not is_bundled_cohort(cohort)
         self.tables = TableStore(results_path)
         self.texts: dict[str, str] = {}  # each recorded figure as the prose prints it (for sentence)
+        # the optional columns the cohort lacks: a sentence left out names them
+        self.missing_columns = list(getattr(cohort, "missing_optional", None) or [])
+        self._said_missing: set[str] = set()
 
     def record(self, figures: dict[str, Any], expected_prefix: str | None = None, *, digits: int | None = None,
                counts: bool | None = None) -> dict[str, Any]:
@@ -258,7 +262,8 @@ class ChapterPage:
             self.texts[dotted] = text
             glue(f"{dotted}.txt", text, display=False)
             if dotted.endswith(".p"):
-                glue(f"{dotted}.eq", f"p {p_prose(value)}", display=False)
+                self.texts[f"{dotted}.eq"] = f"p {p_prose(value)}"
+                glue(f"{dotted}.eq", self.texts[f"{dotted}.eq"], display=False)
         if expected_prefix:
             section = expected_prefix.split(".")[0]
             expected = set(flatten(load_published().get(section, {}), section)) | set(EXTRA_IDS)
@@ -267,32 +272,78 @@ class ChapterPage:
                 glue(f"{dotted}.txt", "NA", display=False)
                 self.texts[dotted] = "NA"
                 if dotted.endswith(".p"):
+                    self.texts[f"{dotted}.eq"] = "p = NA"
                     glue(f"{dotted}.eq", "p = NA", display=False)
         return shown
 
-    def sentence(self, name: str, template: str, otherwise: str) -> str:
-        """Glue ``name`` as ``template`` with each ``{id}`` filled in as the prose prints it, or as
-        ``otherwise`` (a note saying what is missing) when any of those figures was not computed: a
-        missing column gives a sentence that says so, never "NA of NA patients (NA%)"."""
+    def sentence(self, name: str, template: str, otherwise: str | None = None, *, needs: Iterable[str] = (),
+                 leaves_out: str = "") -> str:
+        """Glue ``name`` as ``template`` with each ``{id}`` filled in as the prose prints it (``{id.eq}``:
+        a p-value as "p = 0.012"), or, when any of those figures was not computed, as a note saying
+        why: a missing column gives a sentence that says so, never "NA of NA patients (NA%)".
+
+        Parameters
+        ----------
+        name : str
+            The glue name the chapter's text shows with ``{glue:text}``.
+        template : str
+            The sentence, with recorded figure ids in braces.
+        otherwise : str, optional
+            The note to show instead; by default it is made by :meth:`gap` from ``needs`` and
+            ``leaves_out``.
+        needs : iterable of str
+            The optional columns of the schema the figures come from.
+        leaves_out : str
+            What the chapter leaves out without them ("the test of skull involvement by group").
+
+        Returns
+        -------
+        str
+            The text glued.
+        """
         from myst_nb import glue
 
         fields = re.findall(r"\{([\w.]+)\}", template)
-        missing = any(self.texts.get(f, "NA") in ("NA", "", "nan") for f in fields)
-        text = otherwise if missing else re.sub(r"\{([\w.]+)\}", lambda m: self.texts[m.group(1)], template)
+        missing = any(self.texts.get(f.removesuffix(".eq"), "NA") in ("NA", "", "nan") for f in fields)
+        if not missing:
+            text = re.sub(r"\{([\w.]+)\}", lambda m: self.texts[m.group(1)], template)
+        elif otherwise is None:
+            text = self.gap(needs, leaves_out)
+        else:
+            text = otherwise
         glue(name, text, display=False)
         return text
 
+    def gap(self, needs: Iterable[str], leaves_out: str) -> str:
+        """The note shown instead of a sentence this cohort cannot support: the optional columns of
+        ``needs`` it lacks, by name, and what the chapter leaves out; without a missing column, that
+        the cohort's groups or events were too few (the notes at the top of the page say which)."""
+        absent = [c for c in needs if c in self.missing_columns]
+        what = leaves_out or "these figures"
+        if absent:
+            names = [f"'{c}'" for c in absent]
+            names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+            if names in self._said_missing:  # said once on the page; the next notes stay short
+                return f"Without the {names} column this chapter also leaves out {what}."
+            self._said_missing.add(names)
+            return f"This cohort has no {names} column, so this chapter leaves out {what}."
+        return (f"This chapter leaves out {what}, which this cohort cannot support (a group without patients, "
+                "or too few patients or events).")
+
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
-              counts: bool = False):
-        """An HTML table; ``counts=True`` applies the disclosure rule (primary and secondary) to its counts."""
+              counts: bool = False, literal_names: bool = False):
+        """An HTML table with its CSV link (and its sheet in the build's workbook); ``counts=True``
+        applies the disclosure rule (primary and secondary) to its counts; ``literal_names``: a table
+        of the file format, names set as typed (see :func:`html_table`)."""
         from IPython.display import HTML
 
         if counts and self.min_cell:
             frame = protect_table(frame, self.disclosure)
         min_cell = self.min_cell if counts else 0
-        shown = html_table(frame, caption, index=index, notes=notes, min_cell=min_cell)
+        shown = html_table(frame, caption, index=index, notes=notes, min_cell=min_cell, literal_names=literal_names)
         notes = [*notes, Disclosure(min_cell).note()] if min_cell else list(notes)
-        link = self.tables.link(displayed_frame(frame, min_cell=min_cell), caption, notes, index=index)
+        link = self.tables.link(displayed_frame(frame, min_cell=min_cell, literal_names=literal_names), caption,
+                                notes, index=index)
         return HTML(shown.data + link)
 
     def comparison(self, figures: dict[str, Any], prefix: str, caption: str,
@@ -325,7 +376,11 @@ class ChapterPage:
         if source is None:
             reason = "; ".join(section.notes) or "the cohort does not have what it needs"
             return Markdown(f"*{markdown_text(caption)}: not computed ({markdown_text(reason)}).*")
-        return self.table(build(source), caption, **kwargs)
+        # estimates on 1..k-1 events (model terms, RMST, cumulative incidence) go before the page shows them
+        frame, withheld = self.disclosure.withhold_rows(key, build(source), CIF_COLUMNS)
+        if withheld:
+            kwargs["notes"] = [*kwargs.get("notes", ()), withheld]
+        return self.table(frame, caption, **kwargs)
 
     def figure(self, name: str, section, key: str, make) -> None:
         """Glue the plot ``make(source)`` as ``name`` (source as in :meth:`optional`), or a note."""
@@ -333,8 +388,11 @@ class ChapterPage:
         if source is None:
             reason = "; ".join(section.notes) or "the cohort does not have what it needs"
             glue_figure(name, note_figure(f"Not drawn: {plot_text(reason)}"))
-        else:
-            glue_figure(name, make(source))
+        else:  # a forest plot draws no estimate on 1..k-1 events; no at-risk row of a suppressed group
+            from analysis.pages.plots import hidden_risk_rows
+
+            with hidden_risk_rows(self.disclosure.suppressed_sizes):
+                glue_figure(name, make(self.disclosure.withhold_source(key, source)))
 
 
 def glue_paper(*ids: str) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.pages.comparison import comparison_html, comparison_rows
 from analysis.pages.labels import CHAPTERS
-from analysis.pages.takeaway import neutral_comparison_html
+from analysis.pages.takeaway import comparison_frame, neutral_comparison_html
 from analysis.results import Results
 from analysis.paper import STATUSES, scorecard, totals
 
@@ -61,14 +61,16 @@ def _section(stem: str) -> tuple[str, str]:
 
 
 def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, min_cell: int = 0,
-                     own: bool = False) -> tuple[pd.DataFrame, str]:
+                     own: bool = False, store=None) -> tuple[pd.DataFrame, str]:
     """Totals per status (recorded as ``scorecard.<status>``) and the full table as HTML, one
     readable row per figure (a count with its share, a median with its CI...) under a linked row
     naming the chapter section that shows it.
 
     ``own``: a user's cohort, which is not expected to reproduce the paper: the table sets this
     cohort's figures beside the paper's without a verdict, and the totals count what could be
-    computed (statuses are still recorded in results.json, for whoever wants them).
+    computed (statuses are still recorded in results.json, for whoever wants them). ``store``: the
+    page's :class:`analysis.pages.takeaway.TableStore`, which puts the full table's CSV link under it
+    (and the table in the build's workbook).
     """
     counts = totals(scorecard(figures))
     results = Results("scorecard", results_path)
@@ -81,21 +83,24 @@ def scorecard_tables(figures: dict[str, Any], results_path: str | Path | None, m
         title, href = _section(row["stem"])
         row["chapter"] = href
         sections[href] = (title, href)
+    def link(caption: str, notes: list[str]) -> str:
+        return store.link(comparison_frame(rows, own), caption, notes, index=False) if store is not None else ""
+
     if own:
-        table = neutral_comparison_html(
-            rows, "Every published figure: this cohort, and the paper for comparison", sections=sections,
-            notes=["Times in days. CI: 95% confidence interval. HR: hazard ratio. Methods as in the chapters "
-                   "and the Methods page. NA: this cohort file lacks what the figure needs, or the figure is "
-                   "undefined on it."])
+        caption = "Every published figure: this cohort, and the paper for comparison"
+        notes = ["Times in days. CI: 95% confidence interval. HR: hazard ratio. Methods as in the chapters "
+                 "and the Methods page. NA: this cohort file lacks what the figure needs, or the figure is "
+                 "undefined on it."]
+        table = neutral_comparison_html(rows, caption, sections=sections, notes=notes) + link(caption, notes)
         computable = int(counts.sum() - counts.get("not computable", 0))
         frame = pd.DataFrame({"Figures": [computable, int(counts.get("not computable", 0))]},
                              index=pd.Index(["computed from this cohort", "not computable from this cohort"],
                                             name="Published figures"))
         return frame, table
-    table = comparison_html(rows, "Every published figure: paper and this book", sections=sections,
-                            notes=["Times in days. CI: 95% confidence interval. HR: hazard ratio. A row's "
-                                   "agreement is that of its worst part, named in brackets. Methods as in the "
-                                   "chapters and the Methods page."])
+    caption = "Every published figure: paper and this book"
+    notes = ["Times in days. CI: 95% confidence interval. HR: hazard ratio. A row's agreement is that of its "
+             "worst part, named in brackets. Methods as in the chapters and the Methods page."]
+    table = comparison_html(rows, caption, sections=sections, notes=notes) + link(caption, notes)
     order = [s for s in STATUSES if s in counts.index] + [s for s in counts.index if s not in STATUSES]
     return counts.reindex(order).rename_axis("Status").to_frame("Figures"), table
 
