@@ -14,7 +14,7 @@ import pytest
 from analysis.cohort import load_cohort
 from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
 from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_table
-from analysis.study import outcomes_figures, treatments_figures
+from analysis.study import TERM_LABELS, outcomes_figures, treatments_figures
 from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
 
 K = 5
@@ -199,3 +199,82 @@ def test_report_what_the_attacker_checked():
     print(f"\nattacker: {CHECKED['tables']} tables, {CHECKED['suppressed']} suppressed cells, "
           f"{CHECKED['secondary']} of them secondary")
     assert CHECKED["tables"] >= 10
+
+
+# --------------------------------------------------------------------------- estimates on few events
+def _events_by_level(frame: pd.DataFrame, event: str, column: str) -> tuple[int, int]:
+    """Recounted here, not by analysis.study.event_bases: events at level 1 and 0 of a binary term."""
+    frame = frame.dropna()
+    return int(frame.loc[frame[column] == 1, event].sum()), int(frame.loc[frame[column] == 0, event].sum())
+
+
+def test_model_terms_on_few_events_are_withheld(synthetic):
+    """A Cox term whose level or reference level has 1..K-1 deaths: no HR, CI or p in the figures
+    (results.json, prose), its table rows or its forest plot; the others are shown as computed."""
+    from analysis.pages import cox_frame, forest_plot
+    from analysis.study import risk_factor_figures
+
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = risk_factor_figures(synthetic)
+    shown = mask_figures(section.figures, rule)
+    data = synthetic.data
+    cns = data[data["cns"] == 1]
+    terms = {"age_65_or_over_at_cns": "age65_at_cns", "local_rt": "local_rt",
+             "subsequent_systemic_therapy": "subsequent_systemic"}
+    frame = cns[["os_from_cns", "death", *terms.values()]].astype(float)
+    withheld = set()
+    for name, column in terms.items():
+        few = any(0 < e < K for e in _events_by_level(frame, "death", column)) or \
+            any(0 < n < K for n in (int((frame.dropna()[column] == v).sum()) for v in (0, 1)))
+        for what in ("hr", "ci", "p"):
+            dotted = f"risk_factors.all_cns.{name}.{what}"
+            assert (shown[dotted] == WITHHELD) == few, (dotted, shown[dotted])
+        if few:
+            withheld.add(name)
+    table, note = rule.withhold_rows("all_cns", cox_frame(section.tables["all_cns"]))
+    for label, row in table.iterrows():
+        assert (set(row) == {WITHHELD}) == any(TERM_LABELS[n] == label for n in withheld)
+    assert (note is not None) == bool(withheld) and (not note or "1 to 4 events" in note)
+    source = rule.withhold_source("all_cns", section.tables["all_cns"])
+    fig = forest_plot(source)
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    for name in withheld:
+        assert np.isnan(source.loc[TERM_LABELS[name], "hr"])
+        hr = section.tables["all_cns"].loc[TERM_LABELS[name], "hr"]
+        assert not any(f"{hr:.2f}" in t for t in texts), f"{name}: its HR is drawn"
+    assert (sum(t == WITHHELD for t in texts) == len(withheld))
+    assert mask_figures(section.figures, 0) == section.figures
+
+
+def test_cumulative_incidence_on_few_deaths_is_withheld(synthetic):
+    """A cumulative incidence at day d whose deaths of the cause up to d are 1..K-1 is withheld in
+    the figures and in the page's table (a group of 6 at 16.7% is one death)."""
+    from analysis.pages import cif_table
+    from analysis.pages.competing_risks import CIF_COLUMNS
+    from analysis.study import competing_risks_section
+
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = competing_risks_section(synthetic)
+    if "cif_at" not in section.tables:
+        pytest.skip("no cause of death in this cohort")
+    shown = mask_figures(section.figures, rule, counts=True)
+    cns = synthetic.data[synthetic.data["cns"] == 1]
+    cause = cns["cause_of_death"].astype(str).where(cns["death"] == 1)
+    table, _ = rule.withhold_rows("cif_at", cif_table(section.tables["cif_at"]), CIF_COLUMNS)
+    checked = 0
+    for g in ("B", "BL", "L"):
+        mine = cns["group"].astype(str) == g
+        for k, key, name in ((1, "cns", "cns_progression"), (2, "other", None)):
+            died = cause == name if name else cause.notna() & (cause != "cns_progression") & (cause != "nan")
+            for days in (180, 365):
+                so_far = int((mine & died & (cns["os_from_cns"] <= days)).sum())
+                dotted = f"competing_risks.cif.{g}.{key}.d{days}"
+                if dotted not in section.figures or not mine.any():
+                    continue
+                few = 0 < so_far < K or 0 < int(mine.sum()) < K
+                assert (shown[dotted] == WITHHELD) == few or (not few and shown[dotted] == WITHHELD
+                                                             and g in rule.suppressed_sizes), (dotted, so_far)
+                if few:
+                    assert table.loc[(g, days), CIF_COLUMNS[f"cif_{k}"]] == WITHHELD
+                checked += 1
+    assert checked

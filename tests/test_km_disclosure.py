@@ -105,10 +105,17 @@ def test_risk_table_counts_come_from_the_grouped_data_and_are_masked():
     expected = aggregated.km.risk_table(breaks)
     cells = {tuple(t.get_gid().split("-", 2)[1:]): t.get_text() for t in fig.findobj(Text)
              if (t.get_gid() or "").startswith("risk-")}
+    sizes = km.table_.groupby("group")["n_risk"].max()
     for r in expected.itertuples():
         risk = f"<{K}" if 0 < r.n_risk < K else str(r.n_risk)
         events = f"<{K}" if 0 < r.n_events < K else str(r.n_events)
-        assert cells[(r.group, f"{r.time:g}")] == f"{risk} ({events})"
+        censored = sizes[r.group] - r.n_risk - r.n_events  # implied: the group less both printed counts
+        shown = cells[(r.group, f"{r.time:g}")]
+        if 0 < censored < K and risk.isdigit() and events.isdigit():
+            # both printed would give back a small censored count: one of them is secondarily suppressed
+            assert shown in (f"x ({events})", f"{risk} (x)"), shown
+        else:
+            assert shown == f"{risk} ({events})"
         assert r.n_events == 0 or r.n_events >= K  # cumulative events move in periods of >= k
 
 

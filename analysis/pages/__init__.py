@@ -15,6 +15,7 @@ from analysis.pages.chapter import (
 )
 from analysis.pages.competing_risks import cause_specific_table, cif_table, fine_gray_table
 from analysis.pages.critique import paper_issues_table
+from analysis.pages.disclosure import Disclosure
 from analysis.pages.format import (
     days_text, figure_text, id_text, label_number, p_cell, p_prose, percent_text, word_list,
 )
@@ -48,7 +49,7 @@ from analysis.pages.table_one import table_one
 from analysis.pages.treatments import initial_treatment_table
 
 __all__ = [
-    "rmst_table", "RMST_METHOD", "open_upper_limit_notes",
+    "rmst_table", "RMST_METHOD", "open_upper_limit_notes", "Disclosure",
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
     "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
     "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",

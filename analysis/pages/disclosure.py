@@ -17,6 +17,12 @@ With ``min_cell = k`` (0: off, every figure shown):
   denominator, and the percentages of that group are not shown (count / share gives the size back).
 * single-patient values are withheld: ranges (min/max), lists of individual times, and medians,
   quartiles and incidence of a group smaller than k.
+* estimates on few events are withheld (:attr:`Disclosure.few`, from :func:`analysis.study.event_bases`):
+  hazard ratios, CIs and p-values of model terms whose level or reference level has 1 to k - 1 events
+  or patients, medians and RMST of groups with 1 to k - 1 deaths, and cumulative incidences resting
+  on 1 to k - 1 deaths of their cause; tables and forest plots say which, and why.
+* numbers at risk: at risk + events so far + censored so far = the group, protected time by time
+  (:func:`protect_risk_row`); the rows of a group whose size is suppressed show no counts.
 
 What stays the publisher's job is said on the methods page (Disclosure control).
 """
@@ -29,6 +35,10 @@ import re
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+import pandas as pd
+
+from analysis.pages.disclosure_audit import audit, cell_bounds  # noqa: F401  (cell_bounds: part of this face)
+from analysis.pages.format import word_list
 
 SECONDARY = "x"                       # a cell suppressed to protect another (tables)
 SUPPRESSED = "suppressed"             # the same in prose and results.json
@@ -36,6 +46,7 @@ WITHHELD = "withheld"                 # a single-patient value
 NOT_SHOWN = "\u00b7"                  # a cell of a group whose size is suppressed (any value, small or not)
 ZERO_COST = 10 ** 9                   # a zero protects little (cells are >= 0): chosen last
 SIZE_KEYS = ("all", "cns", "no_cns", "B", "BL", "L")
+COUNT_COLUMNS = {"patients", "deaths", "treated", "events", "n", "observed events"}
 
 
 def primary(k: int) -> str:
@@ -132,90 +143,6 @@ def protect(grid: Grid, k: int, forced: Iterable[int] = (), fixed: Iterable[int]
     return first, suppressed - first
 
 
-def cell_bounds(values_known: dict[int, float], unknown: dict[int, tuple[float, float, bool]],
-                lines: Sequence[tuple[Sequence[int], int | None, float]]) -> dict[int, tuple[float, float]]:
-    """The attacker: min and max of each unknown cell given the published ones.
-
-    ``unknown``: cell -> (lower, upper, secondary); a secondary cell is known not to be small, so
-    it is 0 or at least the threshold carried as ``lower`` (modelled with a binary variable).
-    ``lines``: (members, total or None, constant): members sum to the total cell, or to
-    ``constant`` when total is None. Integer linear programme (scipy.optimize.milp).
-    """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    cells = list(unknown)
-    if not cells:
-        return {}
-    index = {c: j for j, c in enumerate(cells)}
-    binaries = [c for c in cells if unknown[c][2]]
-    nvar = len(cells) + len(binaries)
-    rows, rhs = [], []
-    for members, total, constant in lines:
-        row = np.zeros(nvar)
-        known = 0.0
-        for i, sign in [(m, 1.0) for m in members] + ([(total, -1.0)] if total is not None else []):
-            if i in index:
-                row[index[i]] += sign
-            else:
-                known += sign * values_known[i]
-        if total is None:
-            known -= constant
-        if row.any():
-            rows.append(row)
-            rhs.append(-known)
-    big = 10.0 ** 7
-    lower = np.zeros(nvar)
-    upper = np.full(nvar, np.inf)
-    for c in cells:
-        low, up, secondary = unknown[c]
-        lower[index[c]], upper[index[c]] = (0.0, big) if secondary else (low, up)
-    for b, c in enumerate(binaries):  # x = 0 or x >= threshold: x >= t*z, x <= big*z, z in {0, 1}
-        z = len(cells) + b
-        lower[z], upper[z] = 0, 1
-        threshold = unknown[c][0]
-        for coeffs, lo, up in (({index[c]: 1.0, z: -threshold}, 0, np.inf), ({index[c]: 1.0, z: -big}, -np.inf, 0)):
-            row = np.zeros(nvar)
-            for j, v in coeffs.items():
-                row[j] = v
-            rows.append(row)
-            rhs.append((lo, up))
-    constraints = []
-    for row, r in zip(rows, rhs):
-        lo, up = r if isinstance(r, tuple) else (r, r)
-        constraints.append(LinearConstraint(row.reshape(1, -1), lo, up))
-    out = {}
-    for c in cells:
-        ends = []
-        for sign in (1.0, -1.0):
-            objective = np.zeros(nvar)
-            objective[index[c]] = sign
-            result = milp(objective, constraints=constraints, integrality=np.ones(nvar),
-                          bounds=Bounds(lower, upper))
-            ends.append(sign * result.fun if result.status == 0 else sign * math.inf)
-        out[c] = (ends[0], ends[1])
-    return out
-
-
-def audit(grid: Grid, hidden: set[int], k: int, first: set[int]) -> list[int]:
-    """Suppressed cells of ``grid`` whose value follows from what is published (min == max)."""
-    known = {i: grid.values[i] for i in range(len(grid.values)) if i not in hidden and grid.published[i]}
-    unknown = {}
-    for i in range(len(grid.values)):
-        if i in known:
-            continue
-        if i in first:
-            unknown[i] = (1.0, float(k - 1), False)
-        elif grid.published[i]:
-            unknown[i] = (float(k), math.inf, True)
-        else:
-            unknown[i] = (0.0, math.inf, False)
-    lines = [(m, t, 0.0) if t is not None else (m, None, float(sum(grid.values[i] for i in m)))
-             for m, t in grid.lines]
-    bounds = cell_bounds(known, unknown, lines)
-    return [i for i, (lo, up) in bounds.items()
-            if i in hidden and (grid.published[i] or sensitive(grid.values[i], k)) and abs(lo - up) < 1e-6]
-
-
 # --------------------------------------------------------------------------- one decision per build
 @dataclasses.dataclass
 class Disclosure:
@@ -224,6 +151,10 @@ class Disclosure:
     min_cell: int = 0
     sizes: dict[str, int] = dataclasses.field(default_factory=dict)
     suppressed_sizes: frozenset[str] = frozenset()
+    # estimates resting on 1..k-1 events (analysis.study.EventBasis): model terms, medians, RMST, CIF
+    few: tuple = ()
+    # deaths among the CNS patients: other chapters publish them by cause (their sum gives them back)
+    cns_deaths: int | None = None
 
     @classmethod
     def decide(cls, min_cell: int, sizes: dict[str, int]) -> "Disclosure":
@@ -248,7 +179,16 @@ class Disclosure:
         groups = cns["group"].astype(str).value_counts() if "group" in cns else {}
         sizes = {"all": len(data), "cns": len(cns), "no_cns": len(data) - len(cns),
                  **{g: int(groups.get(g, 0)) for g in ("B", "BL", "L")}}
-        return cls.decide(min_cell, sizes)
+        rule = cls.decide(min_cell, sizes)
+        rule.cns_deaths = int(cns["death"].sum()) if "death" in cns else None
+        if rule.min_cell:
+            from analysis.study import event_bases, few_events
+
+            bases = event_bases(data)
+            few = set(few_events(bases, rule.min_cell))
+            # a percentage of a group whose size is suppressed gives the size back (count / share)
+            rule.few = tuple(b for b in bases if b in few or (b.column and b.row[0] in rule.suppressed_sizes))
+        return rule
 
     @classmethod
     def from_figures(cls, figures: dict[str, Any], min_cell: int) -> "Disclosure":
@@ -277,6 +217,74 @@ class Disclosure:
                 f"{NOT_SHOWN} a count of a group whose size is suppressed, "
                 "and no percentage is shown beside a suppressed cell or in a column that holds one "
                 "(see Methods, Disclosure control).")
+
+    # ------------------------------------------------------------------ estimates on few events
+    def withheld_estimate(self, dotted: str) -> bool:
+        """Whether figure ``dotted`` rests on 1 to k - 1 events (a term's level or its reference,
+        a group's deaths, the deaths so far of a cumulative incidence)."""
+        return any(dotted == b.prefix or dotted.startswith(b.prefix + ".") for b in self.few)
+
+    def few_events_note(self, what: Iterable[str]) -> str:
+        """What a table or figure withholds under disclosure control, and why."""
+        k = self.min_cell
+        return (f"Withheld under disclosure control: {word_list(sorted(set(what)))}. Each rests on 1 to {k - 1} "
+                "events or patients (in a level, its reference level or a group), so its value would tell "
+                "those patients' outcomes.")
+
+    def withhold_rows(self, key: str, frame, columns: dict[str, str] | None = None):
+        """Section table ``key`` as built for the page, its estimates on few events shown as 'withheld'.
+
+        Rows are matched on the index (a term label, or a tuple of the index's first levels); a basis
+        with a ``column`` withholds that cell only (``columns`` maps source columns to the built
+        table's). Count columns (patients, deaths) are left to the count rules. Returns
+        (frame, note or None).
+        """
+        bases = [b for b in self.few if b.table == key]
+        if not bases or frame is None or not len(frame):
+            return frame, None
+        out = frame.astype(object).copy()
+        hit = []
+        for b in bases:
+            rows = [i for i in out.index if i == b.row or (isinstance(i, tuple) and (
+                i[0] == b.row or (isinstance(b.row, tuple) and i[:len(b.row)] == tuple(b.row))))]
+            if not rows:
+                continue
+            targets = [(columns or {}).get(b.column, b.column)] if b.column else \
+                [c for c in out.columns if str(c).lower() not in COUNT_COLUMNS]
+            for r in rows:
+                for c in targets:
+                    if c in out.columns:
+                        out.loc[[r], c] = WITHHELD
+            hit.append(b.what)
+        return out, (self.few_events_note(hit) if hit else None)
+
+    def withhold_figure_rows(self, frame, column: str = "figure"):
+        """Rows of a table of figures by id (the sensitivity chapter's ``effects``) without those that
+        rest on 1 to k - 1 events or are a small group's single-patient values: they are withheld in
+        results.json, so no other convention may print them either."""
+        if not self.min_cell or frame is None or not len(frame):
+            return frame
+        ids = {str(i) for i in frame[column]}
+        shown = mask_figures({i: 0.5 for i in ids}, self)  # 0.5: a value no rule takes for a count
+        keep = [not isinstance(shown[str(i)], str) and not self.withheld_estimate(str(i)) for i in frame[column]]
+        return frame[keep]
+
+    def withhold_source(self, key: str, source):
+        """A section table before a figure is drawn from it: the estimates on few events set to NaN
+        (nothing to draw or print), their rows listed in ``attrs["withheld"]`` for the figure's note."""
+        bases = [b for b in self.few if b.table == key and b.column is None]
+        if not bases or not isinstance(source, pd.DataFrame):
+            return source
+        rows = [b.row for b in bases if b.row in set(source.index)]
+        if not rows:
+            return source
+        out = source.copy()
+        numeric = [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c]) and str(c).lower()
+                   not in COUNT_COLUMNS]
+        out.loc[rows, numeric] = np.nan
+        out.attrs["withheld"] = list(rows)
+        out.attrs["withheld_note"] = self.few_events_note(b.what for b in bases if b.row in set(rows))
+        return out
 
     # ------------------------------------------------------------------ tables
     def grid_texts(self, counts, lines, *, forced=(), implied=(), sizes=(), withheld=()) -> tuple[list[str | None], set, set]:
@@ -357,6 +365,13 @@ def mask_figures(figures: dict[str, Any], rule: "Disclosure | int", *, counts: b
                 parents.setdefault(f"{base}.*.n", []).append(dotted)
             elif last not in ("n", "of"):
                 parents.setdefault(head, []).append(dotted)
+    # deaths by cause add up to the CNS patients' deaths, whose survivors (CNS patients - deaths) may be few
+    by_cause = [d for d in ("competing_risks.deaths.cns", "competing_risks.deaths.other") if is_count(d, figures.get(d))]
+    if len(by_cause) == 2 and rule.cns_deaths is not None and sensitive(rule.sizes.get("cns", 0) - rule.cns_deaths, k) \
+            and not any(d in hidden for d in by_cause):
+        cheapest = min(by_cause, key=lambda m: (figures[m] if figures[m] else ZERO_COST, m))
+        shown[cheapest] = SUPPRESSED
+        hidden.add(cheapest)
     for members in parents.values():
         if len(members) > 1 and sum(m in hidden for m in members) == 1:
             rest = [m for m in members if m not in hidden]
@@ -367,6 +382,9 @@ def mask_figures(figures: dict[str, Any], rule: "Disclosure | int", *, counts: b
         group = _group_of(dotted)
         head, _, last = dotted.rpartition(".")
         kind = kind_of(dotted, parent_has_hr=False)
+        if rule.few and not is_count(dotted, value) and rule.withheld_estimate(dotted):
+            shown[dotted] = WITHHELD  # an estimate on 1..k-1 events (Disclosure.few)
+            continue
         size_hidden = group in rule.suppressed_sizes and (last in ("of", "pct") or _SUFFIX_GROUP.search(dotted)
                                                           or head.endswith(f"groups.{group}"))
         if dotted in ("cohort.n_cns.n", "critique.n_cns") and "cns" in rule.suppressed_sizes:
@@ -379,7 +397,8 @@ def mask_figures(figures: dict[str, Any], rule: "Disclosure | int", *, counts: b
         elif kind == "times" or last in ("min", "max"):
             shown[dotted] = WITHHELD
         elif group and rule.small_group(group) and f"{head}.hr" not in figures \
-                and (last in _MEDIAN_PARTS or ".cif." in dotted):
+                and (last in _MEDIAN_PARTS or ".cif." in dotted) \
+                or ".cif." in dotted and group in rule.suppressed_sizes:
             shown[dotted] = WITHHELD
         elif kind != "count" and not isinstance(value, str) and rule.small_group(
                 _STATISTIC_OF.get(dotted) or (m.group(1) if (m := _ENDS_IN_GROUP.search(last)) else "")):
@@ -484,6 +503,20 @@ def protect_events(frame, rule: Disclosure, total: str, parts: Sequence[str]):
         for j, column in enumerate([total, *parts]):
             if texts[j]:
                 out.iloc[r, list(frame.columns).index(column)] = texts[j]
+    return out
+
+
+def protect_risk_row(n: int, cells: Sequence[tuple[int, int]], k: int) -> list[tuple[str | None, str | None]]:
+    """A group's numbers at risk and cumulative events under a curve, time by time: at risk + events
+    so far + censored so far (not printed) = the group's ``n``, so each column is protected as a line
+    (primary, then secondary: '<5 (11)' among 12 patients would give back the one patient at risk).
+    Returns (at-risk text, events text) per time, None where the count is printed as it is."""
+    rule = Disclosure(int(k))
+    out = []
+    for at_risk, events in cells:
+        values = [int(n), int(at_risk), int(events), max(int(n) - int(at_risk) - int(events), 0)]
+        texts, _, _ = rule.grid_texts(values, [([1, 2, 3], 0)], implied=[3], sizes=[0])
+        out.append((texts[1], texts[2]))
     return out
 
 

@@ -8,6 +8,7 @@ sensitivity section compares at it).
 from analysis.study.calibration import calibration_report, summary as calibration_summary, unmet as calibration_unmet
 from analysis.study.competing_risks import CAUSES, CIF_DAYS, competing_risks_section
 from analysis.study.critique import critique_figures
+from analysis.study.disclosure_events import EventBasis, event_bases, few_events
 from analysis.study.immortal_time import LANDMARKS, immortal_time_section
 from analysis.study.precision import P_DECIMALS, P_FLOOR, as_reported, reported_digits
 from analysis.study.reproduction import (
@@ -25,6 +26,7 @@ __all__ = [
     "immortal_time_section", "LANDMARKS",
     "rmst_section",
     "sensitivity_section", "CONVENTIONS",
+    "EventBasis", "event_bases", "few_events",
     "critique_figures", "calibration_report", "calibration_summary", "calibration_unmet",
     "P_DECIMALS", "P_FLOOR", "reported_digits", "as_reported",
 ]

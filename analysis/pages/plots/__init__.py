@@ -15,7 +15,7 @@ from analysis.pages.plots.cif import cif_plot
 from analysis.pages.plots.flow import flow_diagram
 from analysis.pages.plots.forest import forest_plot
 from analysis.pages.plots.immortal_time import immortal_time_diagram, immortal_time_forest
-from analysis.pages.plots.km import km_plot, risk_times
+from analysis.pages.plots.km import hidden_risk_rows, km_plot, risk_times
 from analysis.pages.plots.survival import paper_medians, survival_figure, unit_breaks
 from analysis.pages.plots.zph import ph_reading, ph_texts, ph_verdict, scaled_schoenfeld, zph_plot, zph_smooth
 from analysis.pages.plots.style import (
@@ -26,7 +26,7 @@ from analysis.pages.plots.style import (
 __all__ = [
     "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE", "KM_FIGSIZE", "KM_FIGSIZE_NO_TABLE", "CI_ALPHA",
     "MAX_CENSOR_MARKS", "MIN_TICK_GAP", "TEXT_CONTRAST", "contrast_ratio",
-    "DAYS_PER_UNIT", "km_plot", "risk_times", "survival_figure", "unit_breaks", "paper_medians",
+    "DAYS_PER_UNIT", "hidden_risk_rows", "km_plot", "risk_times", "survival_figure", "unit_breaks", "paper_medians",
     "scaled_schoenfeld", "zph_plot", "zph_smooth", "ph_reading", "ph_verdict", "ph_texts", "forest_plot", "flow_diagram", "cif_plot", "immortal_time_diagram",
     "immortal_time_forest", "alt_text_km", "alt_text_forest",
 ]

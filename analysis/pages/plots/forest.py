@@ -145,12 +145,17 @@ def forest_plot(
     computed_colour, paper_colour = OKABE_ITO[0], "#555555"
     # Text cells first (y, column, text, colour, gid), so the columns can be sized to their content.
     p_values = coefficients[p].tolist() if p is not None else [None] * n_rows
+    # rows withheld by disclosure control (ChapterPage.figure: values NaN, labels in attrs)
+    withheld = {str(v) for v in coefficients.attrs.get("withheld", ())}
     cells = []
     for i in range(n_rows):
         y = n_rows - 1 - i
-        cells.append((y + est_dy, "hr", _hr_text(est[i], est_low[i], est_high[i], digits), "black",
-                      f"forest-text-{i}"))
-        if p is not None:
+        if row_labels[i] in withheld:
+            cells.append((y + est_dy, "hr", "withheld", "black", f"forest-text-{i}"))
+        else:
+            cells.append((y + est_dy, "hr", _hr_text(est[i], est_low[i], est_high[i], digits), "black",
+                          f"forest-text-{i}"))
+        if p is not None and row_labels[i] not in withheld:
             cells.append((y + est_dy, "p", p_cell(p_values[i]), "black", f"forest-p-{i}"))
         if paper is not None and np.isfinite(pap[i]):
             cells.append((y + pap_dy, "hr", "paper " + _hr_text(pap[i], pap_low[i], pap_high[i], digits + 1, True),
@@ -208,6 +213,12 @@ def forest_plot(
                      va="bottom", style="italic" if column == "p" else "normal")
     for y, column, text, colour, gid in cells:
         ax_text.text(column_x[column], y, text, fontsize=SMALL_FONT_SIZE, va="center", color=colour, gid=gid)
+    if withheld and coefficients.attrs.get("withheld_note"):  # what was withheld and why, under the plot
+        import textwrap
+
+        # above the title: the layout keeps the legend's row at the bottom edge whatever sits below it
+        fig.text(0.01, 1.0, textwrap.fill(coefficients.attrs["withheld_note"], 100), ha="left", va="bottom",
+                 fontsize=SMALL_FONT_SIZE - 2, gid="forest-disclosure-note")
     if paper is not None:
         handles = [
             Line2D([], [], color=computed_colour, marker="s", markersize=6.5, linewidth=1.4,

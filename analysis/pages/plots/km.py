@@ -8,6 +8,9 @@ of at least ``min_cell`` events, so that no step of a curve shows fewer.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -19,6 +22,7 @@ from matplotlib.lines import Line2D
 
 from analysis.stats import AggregatedKM, aggregate_km, require_columns
 from analysis.pages.format import p_prose
+from analysis.pages.disclosure import protect_risk_row
 from analysis.pages.small_cells import mask_count
 from analysis.pages.plots.style import (
     CI_ALPHA, DAYS_PER_UNIT, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE, MAX_CENSOR_MARKS,
@@ -385,15 +389,38 @@ def _draw_paper(ax, paper: Mapping, groups, scale: float) -> None:
                 markeredgecolor=_text_colour(colour), markeredgewidth=1.4, zorder=5, gid=f"km-paper-{group}")
 
 
+# Groups whose size the build suppresses (set by ChapterPage.figure while it draws): their numbers at
+# risk print as '·', since even '<5 (<5)' tells a reader that such a group has two patients or more.
+_HIDDEN_ROWS: contextvars.ContextVar = contextvars.ContextVar("hidden_risk_rows", default=frozenset())
+
+
+@contextlib.contextmanager
+def hidden_risk_rows(groups):
+    """Within the block, the at-risk rows of ``groups`` (group labels) show no counts ('·')."""
+    token = _HIDDEN_ROWS.set(frozenset(str(g) for g in groups))
+    try:
+        yield
+    finally:
+        _HIDDEN_ROWS.reset(token)
+
+
 def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns, scale=1.0) -> None:
     """Numbers at risk under the curves: one row per group, cells at the tick times."""
+    hidden = _HIDDEN_ROWS.get() if min_cell else frozenset()
     for row_index, group in enumerate(groups):
         colour, style = _style(row_index)
         y = len(groups) - 1 - row_index  # first group on top, as in the legend order
         rows = risk_table[risk_table["group"] == group].sort_values("time", kind="stable")
-        for _, cell in rows.iterrows():
+        protected = None
+        if min_cell and tuple(risk_columns) == ("n_risk", "n_events") and len(rows) and not rows[
+                list(risk_columns)].isna().any().any():  # at risk + events + censored so far = the group
+            n = int(rows["n_risk"].iloc[0] + rows["n_events"].iloc[0])
+            protected = protect_risk_row(n, list(zip(rows["n_risk"], rows["n_events"])), min_cell)
+        for j, (_, cell) in enumerate(rows.iterrows()):
             counts = [_masked_count(cell[c], min_cell) for c in risk_columns]
-            text = counts[0] + "".join(f" ({c})" for c in counts[1:])
+            if protected is not None:
+                counts = [shown or count for shown, count in zip(protected[j], counts)]
+            text = counts[0] + "".join(f" ({c})" for c in counts[1:]) if str(group) not in hidden else "\u00b7"
             ax_risk.text(float(cell["time"]) / scale, y, text, ha="center", va="center", fontsize=KM_SMALL_FONT_SIZE,
                          color="black", clip_on=False, gid=f"risk-{group}-{float(cell['time']):g}")
     ax_risk.set_ylim(-0.6, len(groups) - 0.4)
