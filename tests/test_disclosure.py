@@ -278,3 +278,15 @@ def test_cumulative_incidence_on_few_deaths_is_withheld(synthetic):
                     assert table.loc[(g, days), CIF_COLUMNS[f"cif_{k}"]] == WITHHELD
                 checked += 1
     assert checked
+
+
+def test_a_withheld_estimate_is_said_once_in_prose():
+    from analysis.pages.disclosure import tidy_withheld
+
+    assert tidy_withheld("its hazard ratio is withheld (95% CI withheld, p = withheld); with") == \
+        "its hazard ratio is withheld; with"
+    assert tidy_withheld("age 65 or over HR withheld (95% CI withheld), p = withheld") == "age 65 or over withheld"
+    assert tidy_withheld("was withheld% in group B and 12.5% in BL") == "was withheld in group B and 12.5% in BL"
+    assert tidy_withheld("test of the group, p = withheld.") == "test of the group, p withheld."
+    unchanged = "HR 1.20 (95% CI 0.90\u20131.50), p = 0.03"
+    assert tidy_withheld(unchanged) == unchanged

@@ -22,7 +22,7 @@ from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import words
 from analysis.pages.competing_risks import CIF_COLUMNS
-from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table
+from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table, tidy_withheld
 from analysis.pages.takeaway import (
     TableStore, comparison_frame, is_bundled_cohort, neutral_comparison_html, own_caption,
 )
@@ -306,7 +306,7 @@ class ChapterPage:
         fields = re.findall(r"\{([\w.]+)\}", template)
         missing = any(self.texts.get(f.removesuffix(".eq"), "NA") in ("NA", "", "nan") for f in fields)
         if not missing:
-            text = re.sub(r"\{([\w.]+)\}", lambda m: self.texts[m.group(1)], template)
+            text = tidy_withheld(re.sub(r"\{([\w.]+)\}", lambda m: self.texts[m.group(1)], template))
         elif otherwise is None:
             text = self.gap(needs, leaves_out)
         else:

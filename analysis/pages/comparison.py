@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from analysis.paper import scorecard
 from analysis.pages.format import figure_text, id_text, p_prose, reported_digits
 from analysis.pages.labels import CHAPTERS, figure_label, segment_label
-from analysis.pages.disclosure import mask_figures
+from analysis.pages.disclosure import mask_figures, tidy_withheld
 
 # the worst status names a row (a row is as good as its worst part)
 SEVERITY = ["exact", "within tolerance", "suppressed", "paper issue", "not computable", "differs"]
@@ -99,7 +99,8 @@ def comparison_rows(figures: dict[str, Any], prefix: str, labels: dict[str, str]
             "stem": stem, "chapter": stem.split(".")[0],
             "figure": label or figure_label(stem, prefix) + (", patients" if counted else ""),
             "paper": block_text(stem, block["paper"]) if "" not in block["paper"] else id_text(stem, block["paper"][""]),
-            "book": block_text(stem, block["book"]) if "" not in block["book"] else id_text(stem, block["book"][""]),
+            "book": tidy_withheld(block_text(stem, block["book"]) if "" not in block["book"]
+                                  else id_text(stem, block["book"][""])),
             "status": worst, "agreement": agreement,
         })
     return rows

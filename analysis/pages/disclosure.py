@@ -46,6 +46,28 @@ WITHHELD = "withheld"                 # a single-patient value
 NOT_SHOWN = "\u00b7"                  # a cell of a group whose size is suppressed (any value, small or not)
 ZERO_COST = 10 ** 9                   # a zero protects little (cells are >= 0): chosen last
 SIZE_KEYS = ("all", "cns", "no_cns", "B", "BL", "L")
+
+# A withheld estimate said once: "HR withheld (95% CI withheld), p = withheld" reads as a form left
+# blank, and "withheld%" as a number with a unit. Longest patterns first.
+_WITHHELD_RUNS = [
+    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld\),? p = withheld"), WITHHELD),
+    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld, p = withheld\)"), WITHHELD),
+    (re.compile(r"(?:HR )?withheld \(p = withheld(?P<rest>[;,][^)]*)?\)"), WITHHELD + r" (\g<rest>)"),
+    (re.compile(r"HR withheld,? p = withheld"), WITHHELD),
+    (re.compile(r"withheld \((?:95% CI )?withheld\)"), WITHHELD),
+    (re.compile(r"\bp = withheld"), "p withheld"),
+    (re.compile(r"withheld ?%"), WITHHELD),
+]
+
+
+def tidy_withheld(text: str) -> str:
+    """Prose or a table cell with each withheld estimate said once ("withheld", not "HR withheld
+    (95% CI withheld), p = withheld"; "withheld", not "withheld%")."""
+    if WITHHELD not in text:
+        return text
+    for pattern, replacement in _WITHHELD_RUNS:
+        text = pattern.sub(replacement, text)
+    return text.replace(" (; ", " (").replace(" (, ", " (")
 COUNT_COLUMNS = {"patients", "deaths", "treated", "events", "n", "observed events"}
 
 

@@ -26,8 +26,11 @@ def methods_table() -> pd.DataFrame:
          for key, text in METHODS.items()])
 
 
-def interpretation_table(path: Path = INTERPRETATION_PATH) -> pd.DataFrame:
+def interpretation_table(path: Path = INTERPRETATION_PATH, *, own: bool = False) -> pd.DataFrame:
+    """The book's readings of the paper, one row per item; ``own=True`` (a user's cohort) leaves out
+    the items marked ``about: bundled cohort``, which say how the bundled cohort was generated and
+    are not true of the user's file."""
     items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
     return pd.DataFrame(
         [{"item": key.replace("_", " "), "choice": item["choice"], "why": item.get("why", "")}
-         for key, item in items.items()])
+         for key, item in items.items() if not (own and item.get("about") == "bundled cohort")])
