@@ -20,6 +20,34 @@ GROUP_WORDS = {"B": "brain only", "BL": "brain and leptomeningeal", "L": "leptom
                "none": "no CNS metastasis", "no_cns": "no CNS metastasis"}
 # The paper's Cox models, as the index of a table of several models names them.
 MODEL_WORDS = {"all_cns": "All CNS patients", "l_group": "Group L"}
+# The Methods page's conventions (analysis.study.METHODS keys) as a reader names them.
+METHOD_WORDS = {
+    "km_median": "Median survival",
+    "median_ci": "Confidence interval of the median",
+    "logrank": "Comparing survival curves",
+    "cox": "Hazard ratios",
+    "chisq": "Comparing proportions",
+    "fisher": "Comparing proportions in small tables",
+}
+# The readings as a reader names them (keys of data/paper-interpretation.yaml); a key not listed
+# reads as its words.
+READING_WORDS = {
+    "synthetic_seed": "Seed of the bundled cohort", "data_cutoff": "Data cut-off",
+    "abc_window": "Study window (ABC diagnosis)", "no_loss_to_follow_up": "Loss to follow-up",
+    "km_median_rule": "Median survival rule", "median_ci_method": "Confidence interval of the median",
+    "bl_upper_confidence_limits": "Group BL's upper confidence limits", "cox_method": "Cox model",
+    "chi_squared": "Chi-squared test", "fisher_exact": "Fisher's exact test",
+    "followup_from_abc_median": "Median follow-up from ABC", "followup_from_cns": "Follow-up from the CNS diagnosis",
+    "time_abc_to_cns": "Time from ABC to the CNS diagnosis", "os_from_abc_test": "Test of OS from ABC",
+    "os_from_cns_L_ci": "Group L's median CI (OS from CNS)", "bm_risk_model": "Risk model for brain metastases",
+    "lm_risk_model": "Risk model for leptomeningeal disease", "os_models": "Cox models of OS",
+    "local_rt": "Local radiotherapy", "l_group_model_n17": "Patients in group L's model",
+    "subsequent_systemic": "Subsequent systemic therapy", "csi_details": "Craniospinal irradiation",
+    "ilc_test": "Test of lobular histology", "skull_test": "Test of skull involvement",
+    "cause_of_death_test": "Test of the causes of death", "alive_cns_patients": "CNS patients alive at the cut-off",
+    "synthetic_method": "How the bundled cohort was made", "plausible_rates": "Figures drawn from plausible rates",
+    "prior_srs_in_BL": "Radiosurgery before the CNS diagnosis",
+}
 # Short column headers; the schema's ``meaning`` is the fallback (its first clause).
 COLUMN_WORDS = {
     "cns_group": "CNS group", "group": "CNS group", "vital_status": "Vital status",
