@@ -149,6 +149,36 @@ def test_deleted_page_does_not_linger_in_the_stage(book, tmp_path):
     assert not (out / "stage" / "book" / "old.md").exists()
 
 
+def test_a_page_that_left_the_book_is_not_published_with_the_next_build(book, tmp_path):
+    # Sphinx keeps the HTML of a document that left the project; the build must not publish it
+    out = tmp_path / "out"
+    toc = (book / "_toc.yml").read_text()
+    (book / "book" / "old.md").write_text("# Old\n")
+    (book / "_toc.yml").write_text(toc + "  - file: book/old\n")
+    quiet_build(book, out)
+    assert list((out / "html").rglob("old.html"))
+    (book / "book" / "old.md").unlink()
+    (book / "_toc.yml").write_text(toc)
+    quiet_build(book, out)
+    assert not list((out / "html").rglob("old.html"))
+
+
+def test_a_toc_loses_the_left_out_chapters_and_folders_and_any_part_left_empty():
+    from analysis.build.chapters import is_bundled_only, toc_without
+    import yaml
+
+    toc = yaml.safe_dump({"format": "jb-book", "root": "book/index", "parts": [
+        {"caption": "Paper", "chapters": [{"file": "book/cohort"}, {"file": "book/calibration"}]},
+        {"caption": "Primer", "chapters": [{"file": "book/primer/censoring"}, {"file": "book/primer/cox.md"}]},
+        {"caption": "Beyond", "chapters": [{"file": "book/primer_notes"}]}]})
+    kept = yaml.safe_load(toc_without(toc, ("book/calibration", "book/primer/")))
+    assert [p["caption"] for p in kept["parts"]] == ["Paper", "Beyond"]  # "book/primer_notes" is no folder
+    assert kept["parts"][0]["chapters"] == [{"file": "book/cohort"}]
+    assert toc_without(toc, ()) == toc
+    assert is_bundled_only("book/primer/rmst") and is_bundled_only("book/calibration")
+    assert not is_bundled_only("book/calibration_notes") and not is_bundled_only("book/primer")
+
+
 @pytest.mark.parametrize(
     "raw, default, expected",
     [("1e-3", "0.5", 1e-3), ("7", "0", 7), ("no", "False", False), ("yes", "True", True),

@@ -132,6 +132,15 @@ def test_scorecard_becomes_a_comparison_and_calibration_is_left_out(user_book):
     assert "calibration.html" not in (html_dir / "book" / "index.html").read_text()
 
 
+def test_the_primer_is_left_out_of_a_users_report(user_book):
+    """The primer teaches on the bundled generated cohort whatever cohort the book is built on: a
+    user's report is about the user's patients only, and neither builds it nor lists its part."""
+    html_dir, *_ = user_book
+    assert not (html_dir / "book" / "primer").exists()
+    landing = (html_dir / "book" / "index.html").read_text()
+    assert "primer/" not in landing and "Learning survival analysis" not in landing
+
+
 def _na_sentences(page: Path) -> list[str]:
     found = []
     for block in re.findall(r"<(?:p|li|dd)>(.*?)</(?:p|li|dd)>", _text(page), re.S):

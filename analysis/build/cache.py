@@ -14,7 +14,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from analysis.build.chapters import BuildError, Chapter, toc_without
+from analysis.build.chapters import BUNDLED_ONLY, BuildError, Chapter, is_bundled_only, toc_without
 from analysis.paths import PACKAGE_DIR
 
 
@@ -107,7 +107,10 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
         (stage / "_config.yml").write_text(config_text, encoding="utf-8")
         changed = True
     # ``left_out``: chapters (docnames) this build does not render, removed from the staged TOC
-    toc_text = toc_without((root / "_toc.yml").read_text(encoding="utf-8"), left_out)
+    # and, for a user's cohort, every page about the bundled cohort only (the primer's pages that run
+    # no code included)
+    toc_text = toc_without((root / "_toc.yml").read_text(encoding="utf-8"),
+                           left_out + (BUNDLED_ONLY if own_cohort else ()))
     if not (stage / "_toc.yml").is_file() or (stage / "_toc.yml").read_text(encoding="utf-8") != toc_text:
         (stage / "_toc.yml").write_text(toc_text, encoding="utf-8")
         changed = True
@@ -118,6 +121,9 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
                 continue
             if src.suffix == ".ipynb":  # executed notebooks never come from the source tree
                 continue
+            if own_cohort and src.suffix == ".md" and \
+                    is_bundled_only(src.relative_to(root).with_suffix("").as_posix()):
+                continue
             dst = stage / src.relative_to(root)
             changed |= copy_if_changed(src, dst)
             expected.add(dst)
@@ -125,7 +131,7 @@ def stage_static(root: Path, stage: Path, chapters: list[Chapter], manifest: Pat
     # The primer's chapters can be downloaded as their MyST source too (a student opens it with
     # jupytext); it goes where Sphinx does not look for pages (_config.yml excludes **/_md/**)
     for chapter in chapters:
-        if chapter.docname.startswith(DOWNLOADABLE_SOURCES):
+        if chapter.docname.startswith(DOWNLOADABLE_SOURCES) and chapter.docname not in left_out:
             dst = stage / Path(chapter.docname).parent / "_md" / chapter.source.name
             changed |= copy_if_changed(chapter.source, dst)
             expected.add(dst)

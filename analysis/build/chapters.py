@@ -48,14 +48,23 @@ PARAMETER_RULES = {
 }
 
 
-# Chapters about the bundled synthetic cohort itself (how it was generated and calibrated): left out
-# of the build, and of its table of contents, for any other cohort file, whose report they would
-# misdescribe.
-BUNDLED_ONLY = ("book/calibration",)
+# Chapters about the bundled synthetic cohort itself, left out of the build, and of its table of
+# contents, for any other cohort file, whose report they would misdescribe: the calibration chapter
+# (how the bundled cohort was generated) and the primer, which teaches on the bundled cohort whatever
+# cohort the book is built on (a teacher assigns the bundled book; a user's report is about the
+# user's patients only). A name ending in "/" stands for every chapter in that folder.
+BUNDLED_ONLY = ("book/calibration", "book/primer/")
+
+
+def is_bundled_only(docname: str, names: tuple[str, ...] = BUNDLED_ONLY) -> bool:
+    """Whether the page ``docname`` is one of ``names`` (by default, about the bundled cohort only);
+    a name ending in "/" matches every page in that folder."""
+    return any(docname.startswith(name) if name.endswith("/") else docname == name for name in names)
 
 
 def toc_without(toc_text: str, left_out: tuple[str, ...]) -> str:
-    """The text of a ``_toc.yml`` with the entries for ``left_out`` docnames removed."""
+    """The text of a ``_toc.yml`` with the entries for ``left_out`` docnames (or folders, ending in
+    "/") removed."""
     if not left_out:
         return toc_text
     toc = yaml.safe_load(toc_text)
@@ -63,7 +72,7 @@ def toc_without(toc_text: str, left_out: tuple[str, ...]) -> str:
     def keep(entries):
         kept = []
         for entry in entries or []:
-            if str(Path(str(entry.get("file", ""))).with_suffix("")) in left_out:
+            if is_bundled_only(str(Path(str(entry.get("file", ""))).with_suffix("")), left_out):
                 continue
             for key in ("sections", "chapters"):
                 if key in entry:
@@ -73,6 +82,9 @@ def toc_without(toc_text: str, left_out: tuple[str, ...]) -> str:
 
     for part in toc.get("parts", []) or []:
         part["chapters"] = keep(part.get("chapters"))
+    # a part whose every chapter is left out goes too (an empty caption is not a part)
+    if "parts" in toc:
+        toc["parts"] = [part for part in toc["parts"] if part["chapters"]]
     if "chapters" in toc:
         toc["chapters"] = keep(toc["chapters"])
     return "# staged by the build, with the bundled cohort's own chapters left out\n" + \

@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -41,8 +42,8 @@ from typing import Callable
 
 from analysis.build.cache import chapter_hash, environment_fingerprint, stage_static
 from analysis.build.chapters import (
-    BUILD_OPTIONS, BUILD_PARAMETERS, BUNDLED_ONLY, STUDY_DATES, BuildError, cached_declared_parameters, default_cohort,
-    find_chapters, resolve_parameters,
+    BUILD_OPTIONS, BUILD_PARAMETERS, STUDY_DATES, BuildError, cached_declared_parameters, default_cohort,
+    find_chapters, is_bundled_only, resolve_parameters,
 )
 from analysis.build.execute import ChapterOutcome, run_chapters
 from analysis.build.output import claim, locked, publish, published_book
@@ -193,9 +194,9 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
         if any("min_cell" in d for d in declared.values()):
             given["min_cell"] = str(suppression_in_force(cohort_path, given.get("min_cell"), log))
     per_chapter = resolve_parameters(chapters, given, declared)
-    # a user's cohort: the chapters about the bundled synthetic cohort itself are not built
+    # a user's cohort: the chapters about the bundled synthetic cohort (calibration, primer) are not built
     own_cohort = takes_cohort and not (_is_bundled(Path(given["cohort"])) and mapping is None)
-    left_out = tuple(c.docname for c in chapters if c.docname in BUNDLED_ONLY) if own_cohort else ()
+    left_out = tuple(c.docname for c in chapters if is_bundled_only(c.docname)) if own_cohort else ()
     if left_out:
         log(f"left out for a cohort other than the bundled one: {', '.join(left_out)}")
 
@@ -272,6 +273,10 @@ def _build(root: Path, out: Path, cohort: Path | None, params: dict[str, str] | 
     rendered.unlink(missing_ok=True)
     started = time.perf_counter()
     private = out / ".render" / builder  # rendered here, published only when complete
+    if stage_changed:
+        # Sphinx never removes the page of a document that left the book (a page deleted, or a
+        # chapter left out for this cohort): it would be published beside the new pages
+        shutil.rmtree(private, ignore_errors=True)
     status = render_html(stage, private, builder)
     if status != 0:
         raise BuildError("Jupyter Book reported warnings or errors (shown above)")
