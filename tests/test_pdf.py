@@ -114,6 +114,35 @@ def test_cover_names_the_users_file():
     cover = cover_for(Path("/data/hospital/my_cohort.xlsx"))
     assert "my_cohort.xlsx" in cover.cohort and "/data/hospital" not in cover.cohort
     assert "synthetic" not in cover.cohort
+    from analysis.paths import BUNDLED_COHORT
+
+    mapped = cover_for(BUNDLED_COHORT, mapped=True)  # read through a mapping, it is the user's cohort
+    assert mapped.cohort.startswith("Cohort: the user's file") and "Synthetic" not in mapped.disclaimer
+
+
+@pytest.mark.parametrize("solutions", [True, False])
+def test_the_pdf_command_takes_the_builds_mapping_and_prints_a_teachers_edition_only_with_exercises(
+        solutions, tmp_path, monkeypatch):
+    from analysis.build import pdf as pdf_module
+    from analysis.build.runner import BuildResult
+
+    index = tmp_path / "out" / "singlehtml" / "index.html"
+    index.parent.mkdir(parents=True)
+    index.write_text('<div class="solution dropdown admonition">x</div>' if solutions else "<p>report</p>")
+    asked, printed = {}, []
+    monkeypatch.setattr(pdf_module, "chromium_path", lambda: "chromium")
+    monkeypatch.setattr(pdf_module, "build_book", lambda **kw: asked.update(kw) or BuildResult(
+        tmp_path / "out", index, tmp_path / "out" / "results.json", []))
+    monkeypatch.setattr(pdf_module, "print_to_pdf", lambda html, target, cover, edition: printed.append(
+        (target.name, edition, cover.cohort)) or 1)
+    (tmp_path / "out" / "book-teacher.pdf").write_text("an earlier build's")
+    code = pdf_module.main(["--cohort", str(tmp_path / "export.csv"), "--mapping", str(tmp_path / "m.yaml"),
+                            "--out", str(tmp_path / "out"), "-p", "min_cell", "10"])
+    assert code == 0
+    assert asked["mapping"] == tmp_path / "m.yaml" and asked["params"] == {"min_cell": "10"}
+    assert [edition for _, edition, _ in printed] == (["student", "teacher"] if solutions else ["student"])
+    assert all("export.csv" in cohort for *_, cohort in printed)
+    assert (tmp_path / "out" / "book-teacher.pdf").exists() == solutions
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdftotext") is None, reason="poppler's pdftotext not installed")

@@ -97,6 +97,7 @@ PRINT_CSS = """
 # gathers them, opened, in an appendix after the book, each under its chapter's name. The HTML keeps
 # its dropdowns either way.
 EDITIONS = ("student", "teacher")
+SOLUTION_CLASS = re.compile(r'class="[^"]*\bsolution\b')  # what ARRANGE_SOLUTIONS selects (.solution)
 ARRANGE_SOLUTIONS = r"""(edition) => {
   const article = document.querySelector('.bd-article, article, main') || document.body;
   const solutions = [...document.querySelectorAll('.solution')];
@@ -227,11 +228,12 @@ def book_title(root: Path = PROJECT_ROOT) -> str:
         return "CNS metastases in ER+/HER2- advanced breast cancer"
 
 
-def cover_for(cohort: Path | None, today: datetime.date | None = None) -> Cover:
-    """The cover of a PDF built from ``cohort`` (None: the bundled synthetic cohort)."""
+def cover_for(cohort: Path | None, today: datetime.date | None = None, mapped: bool = False) -> Cover:
+    """The cover of a PDF built from ``cohort`` (None: the bundled synthetic cohort); ``mapped``: read
+    through a mapping file, which makes even the bundled file a user's cohort (as the build does)."""
     from analysis import __version__
 
-    bundled = cohort is None or Path(cohort).resolve() == BUNDLED_COHORT.resolve()
+    bundled = not mapped and (cohort is None or Path(cohort).resolve() == BUNDLED_COHORT.resolve())
     if bundled:
         source = (f"Cohort: the bundled synthetic cohort ({BUNDLED_COHORT.name}), generated to reproduce the "
                   "paper's published figures; it contains no real patient.")
@@ -417,20 +419,34 @@ def export_pdf(
     cohort: Path | None = None,
     pdf: Path | None = None,
     log: Callable[[str], None] = print,
-) -> Path:
-    """Build the single-page HTML book into ``out`` (default ``_build``) and print it twice: the
-    reader's and student's edition to ``pdf`` (default ``<out>/book.pdf``), without the exercises'
-    solutions, and the teacher's edition beside it (``book-teacher.pdf``), solutions in an appendix."""
+    *,
+    mapping: Path | None = None,
+    sheet: str | None = None,
+    params: dict[str, str] | None = None,
+) -> list[Path]:
+    """Build the single-page HTML book into ``out`` (default ``_build``) and print it: the reader's
+    and student's edition to ``pdf`` (default ``<out>/book.pdf``), without the exercises' solutions,
+    and, when the book has exercises (the primer, built on the bundled cohort only), the teacher's
+    edition beside it (``book-teacher.pdf``), solutions in an appendix. ``mapping``, ``sheet`` and
+    ``params`` are the build's own (``analysis build --help``). Returns the files printed."""
     out = Path(out).resolve() if out else default_out()
     pdf = Path(pdf).resolve() if pdf else out / "book.pdf"
     teacher = pdf.with_name(f"{pdf.stem}-teacher{pdf.suffix}")
     chromium_path()  # fail before a long build when there is no browser
-    result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log)
-    for edition, target in (("student", pdf), ("teacher", teacher)):
+    result = build_book(out=out, cohort=cohort, builder="singlehtml", log=log, mapping=mapping, sheet=sheet,
+                        params=params)
+    editions = [("student", pdf)]
+    if SOLUTION_CLASS.search(result.html_index.read_text(encoding="utf-8")):
+        editions.append(("teacher", teacher))
+    else:
+        teacher.unlink(missing_ok=True)  # a teacher's edition of an earlier build would not match this one
+        log("no exercises in this book (the primer is built on the bundled cohort only): no teacher's edition")
+    cover = cover_for(cohort, mapped=mapping is not None)
+    for edition, target in editions:
         started = time.perf_counter()
-        pages = print_to_pdf(result.html_index, target, cover=cover_for(cohort), edition=edition)
+        pages = print_to_pdf(result.html_index, target, cover=cover, edition=edition)
         log(f"printed the {edition} edition, {pages} pages, in {time.perf_counter() - started:.1f} s: {target}")
-    return pdf
+    return [target for _, target in editions]
 
 
 # --------------------------------------------------------------------------- command line
@@ -438,16 +454,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cohort", type=Path, help="cohort file (default: the bundled synthetic cohort)")
     parser.add_argument("--out", type=Path, help="build folder (default: _build)")
     parser.add_argument("--pdf", type=Path, help="PDF file to write (default: <out>/book.pdf)")
+    parser.add_argument("--mapping", type=Path, metavar="FILE.yaml", default=None,
+                        help="how to read the cohort file (as for analysis build)")
+    parser.add_argument("--sheet", metavar="NAME", default=None, help="the sheet of an .xlsx cohort to read")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a chapter parameter (repeatable), as for analysis build")
 
 
 def run(args: argparse.Namespace) -> int:
+    params = {}
+    for name, value in args.parameter:
+        if name in params:
+            print(f"error: parameter {name!r} given twice", file=sys.stderr)
+            return 2
+        params[name] = value
     try:
-        pdf = export_pdf(out=args.out, cohort=args.cohort, pdf=args.pdf)
+        printed = export_pdf(out=args.out, cohort=args.cohort, pdf=args.pdf, mapping=args.mapping,
+                             sheet=args.sheet, params=params)
     except (BuildError, PdfError) as exc:
         print(f"\npdf failed: {exc}", file=sys.stderr)
         return 1
-    print(f"pdf:     {pdf}")
-    print(f"teacher: {pdf.with_name(f'{pdf.stem}-teacher{pdf.suffix}')}")
+    for label, target in zip(("pdf:", "teacher:"), printed):
+        print(f"{label:<9}{target}")
     return 0
 
 
