@@ -122,7 +122,9 @@ def _text(cell: str) -> str:
 
 
 def the_table(out: Path, caption_start: str):
-    found = [(header, rows) for _, caption, header, rows, _ in tables(out) if caption.startswith(caption_start)]
+    # headers compared in lower case: a page prints them in sentence case ("Observed events")
+    found = [([h.lower() for h in header], rows) for _, caption, header, rows, _ in tables(out)
+             if caption.startswith(caption_start)]
     return found[0] if found else None
 
 

@@ -657,6 +657,18 @@ def test_figure_legends_and_tables_share_one_label_registry():
     assert group_legend("somewhere") == "somewhere"
 
 
+def test_table_headers_start_with_a_capital_but_symbols_and_model_terms_keep_their_case():
+    # a journal table's headers are in sentence case ("Observed events"); "p (Wald)", "df" and "n" are
+    # symbols and a model term such as "armB" is a name, so lowering or raising them would misquote them
+    from analysis.pages import header_words
+
+    assert header_words("observed events") == "Observed events"
+    assert header_words("expected_events") == header_words("Expected events") == "Expected events"
+    for symbol in ("p (Wald)", "p", "p-value", "df", "n", "d / (n (n - d))", "armB"):
+        assert header_words(symbol) == symbol
+    assert header_words(3) == 3 and header_words("") == ""
+
+
 def test_figure_label_of_a_block_named_by_its_prefix():
     # a comparison whose prefix is the whole id (a bare count) printed ", patients" with no words
     from analysis.pages import figure_words

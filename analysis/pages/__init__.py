@@ -21,7 +21,7 @@ from analysis.pages.format import (
 )
 from analysis.pages.immortal_time import immortal_time_table
 from analysis.pages.landing import cohort_scope, landing_figures
-from analysis.pages.labels import column_label, group_label, group_legend, level_label, words
+from analysis.pages.labels import column_label, group_label, group_legend, header_words, level_label, words
 from analysis.pages.labels import figure_label as figure_words
 from analysis.pages.median_limits import open_upper_limit_notes
 from analysis.pages.methods import interpretation_table, methods_table
@@ -60,7 +60,7 @@ __all__ = [
     "scorecard_tables", "scorecard_intro", "scorecard_text", "SCORECARD_TITLES", "calibration_tables", "paper_issues_table",
     "cif_table", "cause_specific_table", "fine_gray_table", "immortal_time_table",
     "moved_table", "summary_table", "figure_label", "CONVENTION_LABELS", "VARIANT_LABELS",
-    "initial_treatment_table", "words", "column_label", "group_label", "group_legend", "level_label", "provenance", "figure_words",
+    "initial_treatment_table", "words", "header_words", "column_label", "group_label", "group_legend", "level_label", "provenance", "figure_words",
     "toy_table", "km_by_hand", "bands_by_hand", "naive_survival", "logrank_by_hand", "exponential_survival",
     "crossing_hazards_sample", "bands_plot", "log_minus_log_plot", "follow_up_plot", "median_ci_by_band",
     "toy_cox", "censoring_figures", "km_figures", "ci_figures", "logrank_figures", "cox_figures", "ph_figures",

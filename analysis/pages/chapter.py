@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.results import Results
 from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p_prose, plot_text, reported_digits
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
-from analysis.pages.labels import words
+from analysis.pages.labels import header_words, words
 from analysis.pages.competing_risks import CIF_COLUMNS
 from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table, tidy_withheld
 from analysis.pages.takeaway import (
@@ -28,11 +28,13 @@ from analysis.pages.takeaway import (
 )
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
-    """Headers, index entries and text cells through the label registry (no snake_case reaches a reader)."""
-    frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
-    frame = frame.rename(index=lambda c: words(c) if isinstance(c, str) else c)
-    frame.index = frame.index.set_names([words(n) if isinstance(n, str) else n for n in frame.index.names])
-    frame.columns = frame.columns.set_names([words(n) if isinstance(n, str) else n for n in frame.columns.names])
+    """Headers, index entries and text cells through the label registry (no snake_case reaches a
+    reader); headers and row labels in sentence case, as a journal table prints them."""
+    frame = frame.rename(columns=lambda c: header_words(c) if isinstance(c, str) else c)
+    frame = frame.rename(index=lambda c: header_words(c) if isinstance(c, str) else c)
+    frame.index = frame.index.set_names([header_words(n) if isinstance(n, str) else n for n in frame.index.names])
+    frame.columns = frame.columns.set_names([header_words(n) if isinstance(n, str) else n
+                                             for n in frame.columns.names])
     return frame.map(lambda v: words(v) if isinstance(v, str) else v)
 
 
@@ -56,7 +58,7 @@ def displayed_frame(frame: pd.DataFrame, *, min_cell: int = 0, literal_names: bo
     and what its CSV and the build's workbook hold (never the raw counts)."""
     frame = _whole_counts(frame)
     if literal_names:  # headers in words; the cells keep the names as a file has them
-        frame = frame.rename(columns=lambda c: words(c) if isinstance(c, str) else c)
+        frame = frame.rename(columns=lambda c: header_words(c) if isinstance(c, str) else c)
     else:
         frame = _in_words(frame)
     if min_cell:

@@ -158,6 +158,24 @@ def words(value):
     return value
 
 
+# Statistical symbols keep their case at the head of a column ("p", "n", "df", "d A", "p-value" as
+# gtsummary prints it); every other header starts with a capital, as a journal table does.
+SYMBOL_HEADS = frozenset({"p", "p-value", "n", "d", "df", "k", "t", "e", "x"})
+
+
+def header_words(value):
+    """A column or index header: :func:`words`, then sentence case ("Observed events", "Expected
+    events"), except a header led by a statistical symbol ("p (Wald)", "df", "d / (n (n - d))") or by
+    a name with capitals inside it (a model term such as "armB"), which keep theirs."""
+    value = words(value)
+    if not isinstance(value, str) or not value or not value[0].islower():
+        return value
+    head = re.split(r"[\s(/]", value, maxsplit=1)[0]
+    if head in SYMBOL_HEADS or any(ch.isupper() for ch in head[1:]):
+        return value
+    return value[0].upper() + value[1:]
+
+
 @lru_cache(maxsize=1)
 def _schema_names() -> frozenset[str]:
     schema = load_schema()
