@@ -122,10 +122,14 @@ def _text(cell: str) -> str:
 
 
 def the_table(out: Path, caption_start: str):
-    # headers compared in lower case: a page prints them in sentence case ("Observed events")
-    found = [([h.lower() for h in header], rows) for _, caption, header, rows, _ in tables(out)
-             if caption.startswith(caption_start)]
+    found = [(header, rows) for _, caption, header, rows, _ in tables(out) if caption.startswith(caption_start)]
     return found[0] if found else None
+
+
+def column_of(header: list[str], name: str) -> int:
+    """The position of a column named ``name`` in any case: a page prints headers in sentence case
+    ("Observed events") and group names in capitals ("Group BL"), so neither is lowered."""
+    return [h.lower() for h in header].index(name.lower())
 
 
 def numbers(value) -> list[float]:
@@ -288,8 +292,8 @@ def test_published_tables_resist_the_attacker(build):
         true = logrank_frame(outcomes.fits["os_from_cns_logrank"])
         header, rows = table
         names = [index[0] for index, _ in rows]
-        patients = [cells[header.index("patients") - 1] for _, cells in rows]
-        observed = [cells[header.index("observed events") - 1] for _, cells in rows]
+        patients = [cells[column_of(header, "patients") - 1] for _, cells in rows]
+        observed = [cells[column_of(header, "observed events") - 1] for _, cells in rows]
         t_pat = [int(true.loc[g, "patients"]) for g in names]
         t_obs = [int(true.loc[g, "observed events"]) for g in names]
         m = len(names)
@@ -475,7 +479,7 @@ def test_immortal_time_counts_resist_the_attacker(build):
     header, rows = table
     published, lines, hidden = [], [], []
     for _, cells in rows:
-        patients, deaths, treated = (cells[header.index(c) - 1] for c in ("patients", "deaths", "treated"))
+        patients, deaths, treated = (cells[column_of(header, c) - 1] for c in ("patients", "deaths", "treated"))
         at = len(published)
         published += [patients, deaths, "", treated, ""]
         lines += [([at + 1, at + 2], None, at), ([at + 3, at + 4], None, at)]
