@@ -139,6 +139,33 @@ def test_results_json_is_byte_identical_across_builds(book, tmp_path):
     assert first.results_json.read_bytes() == second.results_json.read_bytes()
 
 
+def test_published_notebooks_are_byte_identical_across_builds(book, tmp_path):
+    # the executed notebook is published as the page's source: no random cell id, no timing
+    quiet_build(book, tmp_path / "a")
+    quiet_build(book, tmp_path / "b", force=True)
+    first = sorted((tmp_path / "a" / "html" / "_sources").rglob("*.ipynb"))
+    assert first
+    for path in first:
+        twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        assert path.read_bytes() == twin.read_bytes(), path.name
+
+
+def test_a_cells_prints_are_one_output_however_the_kernel_flushed_them():
+    import nbformat
+
+    from analysis.build.execute import _merge_streams
+
+    stream = lambda name, text: nbformat.v4.new_output("stream", name=name, text=text)  # noqa: E731
+    cell = nbformat.v4.new_code_cell("print(a); print(b)")
+    cell.outputs = [stream("stdout", "a\n"), stream("stdout", "\nb"), stream("stderr", "warn\n"),
+                    stream("stdout", "c\n"), nbformat.v4.new_output("execute_result", data={"text/plain": "1"})]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    _merge_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "stdout", "a\n\nb"), ("stream", "stderr", "warn\n"), ("stream", "stdout", "c\n"),
+        ("execute_result", None, None)]
+
+
 def test_deleted_page_does_not_linger_in_the_stage(book, tmp_path):
     out = tmp_path / "out"
     (book / "book" / "old.md").write_text("# Old\n")

@@ -177,6 +177,8 @@ def execute_chapter(chapter: Chapter, params: dict, output: Path, kernel: str) -
     _renumber_executions(executed)
     _hide_injected_parameters(executed)
     _scrub_run_details(executed, params)
+    _merge_streams(executed)
+    _number_cells(executed)
     nbformat.write(executed, str(partial))
     partial.replace(output)
     return ChapterOutcome(chapter.docname, "executed", time.perf_counter() - start)
@@ -193,6 +195,30 @@ def _renumber_executions(nb) -> None:
         for out in cell.get("outputs", []):
             if "execution_count" in out:
                 out["execution_count"] = count
+
+
+def _merge_streams(nb) -> None:
+    """A cell's consecutive prints as one output, joined exactly: the kernel flushes stdout in chunks
+    whose borders depend on timing, so unmerged the same cell's page differed between builds
+    (myst-nb's own ``nb_merge_streams`` strips each chunk's whitespace, and with it a blank line or not)."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last.get("name") == out.get("name")):
+                last["text"] += out["text"]
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell.outputs = merged
+
+
+def _number_cells(nb) -> None:
+    """Cell ids by position (jupytext draws random ones), so the published notebook is the same
+    file on every build of the same inputs."""
+    for index, cell in enumerate(nb.cells, start=1):
+        cell["id"] = f"cell-{index}"
 
 
 def _hide_injected_parameters(nb) -> None:

@@ -30,12 +30,11 @@ from analysis.pages.takeaway import (
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """Headers, index entries and text cells through the label registry (no snake_case reaches a
     reader); headers and row labels in sentence case, as a journal table prints them."""
-    frame = frame.rename(columns=lambda c: header_words(c) if isinstance(c, str) else c)
-    frame = frame.rename(index=lambda c: header_words(c) if isinstance(c, str) else c)
-    frame.index = frame.index.set_names([header_words(n) if isinstance(n, str) else n for n in frame.index.names])
-    frame.columns = frame.columns.set_names([header_words(n) if isinstance(n, str) else n
-                                             for n in frame.columns.names])
-    return frame.map(lambda v: words(v) if isinstance(v, str) else v)
+    # words and header_words pass anything but text through (numbers, None names) unchanged
+    frame = frame.rename(columns=header_words, index=header_words)
+    frame.index = frame.index.set_names([header_words(n) for n in frame.index.names])
+    frame.columns = frame.columns.set_names([header_words(n) for n in frame.columns.names])
+    return frame.map(words)
 
 
 def _whole_counts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +57,7 @@ def displayed_frame(frame: pd.DataFrame, *, min_cell: int = 0, literal_names: bo
     and what its CSV and the build's workbook hold (never the raw counts)."""
     frame = _whole_counts(frame)
     if literal_names:  # headers in words; the cells keep the names as a file has them
-        frame = frame.rename(columns=lambda c: header_words(c) if isinstance(c, str) else c)
+        frame = frame.rename(columns=header_words)
     else:
         frame = _in_words(frame)
     if min_cell:
