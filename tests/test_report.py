@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.pages.format import figure_text, id_text, p_cell, p_prose
+from analysis.pages.format import figure_text, id_text, p_cell, p_phrase, p_prose
 
 
 @pytest.mark.parametrize("p, phrase", [
@@ -17,6 +17,13 @@ from analysis.pages.format import figure_text, id_text, p_cell, p_prose
 def test_p_values_read_as_a_relation(p, phrase):
     # prose writes "p {p_prose}": never "p = <0.0001"
     assert p_prose(p) == phrase
+
+
+@pytest.mark.parametrize("p, phrase", [(0.01234, "p = 0.0123"), (3e-7, "p < 0.0001"), ("NA", "p = NA")])
+def test_a_p_value_in_prose_never_breaks_across_lines(p, phrase):
+    # a PDF or phone line that ends on "p =" leaves the value alone on the next line
+    text = p_phrase(p)
+    assert " " not in text and text.replace("\u00a0", " ") == phrase
 
 
 def test_one_formatter_keeps_the_outputs_the_pages_need():

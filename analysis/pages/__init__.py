@@ -17,7 +17,7 @@ from analysis.pages.competing_risks import cause_specific_table, cif_table, fine
 from analysis.pages.critique import paper_issues_table
 from analysis.pages.disclosure import Disclosure
 from analysis.pages.format import (
-    days_text, figure_text, id_text, label_number, p_cell, p_prose, percent_text, word_list,
+    days_text, figure_text, id_text, label_number, p_cell, p_phrase, p_prose, percent_text, word_list,
 )
 from analysis.pages.immortal_time import immortal_time_table
 from analysis.pages.landing import cohort_scope, landing_figures
@@ -52,7 +52,7 @@ __all__ = [
     "rmst_table", "RMST_METHOD", "open_upper_limit_notes", "Disclosure",
     "ChapterPage", "html_table", "glue_figure", "glue_paper", "note_figure",
     "cox_frame", "firth_frame", "logrank_frame", "zph_frame", "paper_hazard_ratios",
-    "figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text", "word_list",
+    "figure_text", "id_text", "p_cell", "p_phrase", "p_prose", "label_number", "days_text", "percent_text", "word_list",
     "plots", "km_plot", "forest_plot", "flow_diagram", "risk_times", "cif_plot", "immortal_time_diagram",
     "immortal_time_forest", "survival_figure", "zph_plot", "ph_texts", "OKABE_ITO", "LINE_STYLES", "FONT_SIZE", "SMALL_FONT_SIZE",
     "cohort_scope", "is_bundled_cohort", "neutral_comparison_html",

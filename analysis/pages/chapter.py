@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from analysis.results import Results
-from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p_prose, plot_text, reported_digits
+from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p_phrase, plot_text, reported_digits
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import header_words, words
 from analysis.pages.competing_risks import CIF_COLUMNS
@@ -263,7 +263,7 @@ class ChapterPage:
             self.texts[dotted] = text
             glue(f"{dotted}.txt", text, display=False)
             if dotted.endswith(".p"):
-                self.texts[f"{dotted}.eq"] = f"p {p_prose(value)}"
+                self.texts[f"{dotted}.eq"] = p_phrase(value)
                 glue(f"{dotted}.eq", self.texts[f"{dotted}.eq"], display=False)
         if expected_prefix:
             section = expected_prefix.split(".")[0]
@@ -273,8 +273,8 @@ class ChapterPage:
                 glue(f"{dotted}.txt", "NA", display=False)
                 self.texts[dotted] = "NA"
                 if dotted.endswith(".p"):
-                    self.texts[f"{dotted}.eq"] = "p = NA"
-                    glue(f"{dotted}.eq", "p = NA", display=False)
+                    self.texts[f"{dotted}.eq"] = p_phrase("NA")
+                    glue(f"{dotted}.eq", self.texts[f"{dotted}.eq"], display=False)
         return shown
 
     def sentence(self, name: str, template: str, otherwise: str | None = None, *, needs: Iterable[str] = (),
@@ -411,4 +411,4 @@ def glue_paper(*ids: str) -> None:
         glue(f"paper.{dotted}", value, display=False)
         glue(f"paper.{dotted}.txt", id_text(dotted, value), display=False)
         if dotted.endswith(".p"):
-            glue(f"paper.{dotted}.eq", f"p {p_prose(value)}", display=False)
+            glue(f"paper.{dotted}.eq", p_phrase(value), display=False)

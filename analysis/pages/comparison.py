@@ -14,7 +14,7 @@ import re
 from typing import Any, Iterable
 
 from analysis.paper import scorecard
-from analysis.pages.format import figure_text, id_text, p_prose, reported_digits
+from analysis.pages.format import figure_text, id_text, p_phrase, reported_digits
 from analysis.pages.labels import CHAPTERS, figure_label, segment_label
 from analysis.pages.disclosure import mask_figures, tidy_withheld
 
@@ -39,7 +39,7 @@ def _part_text(stem: str, part: str, value: Any) -> str:
     if ".survival_days" in dotted and isinstance(value, (list, tuple)):  # one time per patient, not a range
         return ", ".join(id_text(dotted, [v])[:] for v in value)
     if part == "p":
-        return f"p {p_prose(value)}"
+        return p_phrase(value)
     return id_text(dotted, value)
 
 

@@ -48,14 +48,15 @@ ZERO_COST = 10 ** 9                   # a zero protects little (cells are >= 0):
 SIZE_KEYS = ("all", "cns", "no_cns", "B", "BL", "L")
 
 # A withheld estimate said once: "HR withheld (95% CI withheld), p = withheld" reads as a form left
-# blank, and "withheld%" as a number with a unit. Longest patterns first.
+# blank, and "withheld%" as a number with a unit. Longest patterns first. "p = " may be held
+# together by no-break spaces (format.p_phrase).
 _WITHHELD_RUNS = [
-    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld\),? p = withheld"), WITHHELD),
-    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld, p = withheld\)"), WITHHELD),
-    (re.compile(r"(?:HR )?withheld \(p = withheld(?P<rest>[;,][^)]*)?\)"), WITHHELD + r" (\g<rest>)"),
-    (re.compile(r"HR withheld,? p = withheld"), WITHHELD),
+    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld\),? p[ \u00a0]=[ \u00a0]withheld"), WITHHELD),
+    (re.compile(r"(?:HR )?withheld \((?:95% CI )?withheld, p[ \u00a0]=[ \u00a0]withheld\)"), WITHHELD),
+    (re.compile(r"(?:HR )?withheld \(p[ \u00a0]=[ \u00a0]withheld(?P<rest>[;,][^)]*)?\)"), WITHHELD + r" (\g<rest>)"),
+    (re.compile(r"HR withheld,? p[ \u00a0]=[ \u00a0]withheld"), WITHHELD),
     (re.compile(r"withheld \((?:95% CI )?withheld\)"), WITHHELD),
-    (re.compile(r"\bp = withheld"), "p withheld"),
+    (re.compile(r"\bp[ \u00a0]=[ \u00a0]withheld"), "p withheld"),
     (re.compile(r"withheld ?%"), WITHHELD),
 ]
 

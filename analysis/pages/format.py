@@ -13,6 +13,7 @@ function            for                                          gives
 ``id_text``         a recorded figure, by its id                 ``figure_text``, ``p_cell``; ``1260`` days
 ``p_cell``          a p-value in a table cell                    ``0.0123``, ``<0.0001``
 ``p_prose``         a p-value after "p" in a sentence            ``= 0.0123``, ``< 0.0001``
+``p_phrase``        "p" and its relation, unbreakable (prose)    ``p = 0.0123`` (no-break spaces)
 ``significant``     a p-value checked against a printed bound    ``9.9e-05``, ``0.000438``
 ``label_number``    a number in a figure's labels                ``0.58``, ``0.042``, ``∞``
 ``days_text``       a median in days in an alt text              ``295``, ``146.5``, ``not reached``
@@ -34,7 +35,7 @@ import pandas as pd
 
 from analysis.study import P_DECIMALS, P_FLOOR, reported_digits
 
-__all__ = ["figure_text", "id_text", "p_cell", "p_prose", "label_number", "days_text", "percent_text",
+__all__ = ["figure_text", "id_text", "p_cell", "p_prose", "p_phrase", "label_number", "days_text", "percent_text",
            "word_list", "significant", "reported_digits"]
 
 RANGE_DASH = "\u2013"  # en dash between the two limits of an interval
@@ -90,6 +91,12 @@ def p_prose(p: Any) -> str:
     too), '= NA'; never 'p = <0.0001'."""
     text = p_cell(p)
     return text.replace("<", "< ") if text.startswith("<") else f"= {text}"
+
+
+def p_phrase(p: Any) -> str:
+    """'p = 0.0123' for a sentence, held together by no-break spaces: a line (on a phone, in the PDF)
+    never ends on 'p' or '=' with the value on the next."""
+    return "p\u00a0" + p_prose(p).replace(" ", "\u00a0")
 
 
 # Id segments that hold times in whole days (medians, ranges, their CIs, listed survival times)

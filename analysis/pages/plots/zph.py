@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from analysis.pages.format import p_prose, word_list
+from analysis.pages.format import p_phrase, p_prose, word_list
 from analysis.pages.plots.style import FONT_SIZE, OKABE_ITO, SMALL_FONT_SIZE, _new_figure, _text_colour
 from analysis.stats import scaled_schoenfeld
 
@@ -133,23 +133,23 @@ def ph_reading(fit, labels: Mapping | None = None, alpha: float = 0.05) -> str:
         label = labels.get(term, term)
         # mid-sentence: lower the first letter only, so CNS, RT and LM keep their capitals
         label = label[:1].lower() + label[1:] if label[1:2].islower() else label
-        return f"{label} (p {p_prose(tests.loc[term, 'p'])})"
+        return f"{label} ({p_phrase(tests.loc[term, 'p'])})"
 
     fails = [named(t) for t in terms if tests.loc[t, "p"] < alpha]
     holds = [named(t) for t in terms if not tests.loc[t, "p"] < alpha]
-    global_p = p_prose(tests.loc["GLOBAL", "p"])
+    global_p = p_phrase(tests.loc["GLOBAL", "p"])
     if tests.loc["GLOBAL", "p"] < alpha:
-        head = f"The model as a whole fails the test (global p {global_p})."
+        head = f"The model as a whole fails the test (global {global_p})."
     else:
-        head = f"The test finds no evidence against proportional hazards for the model as a whole (global p {global_p})."
+        head = f"The test finds no evidence against proportional hazards for the model as a whole (global {global_p})."
     if fails and holds:
         tail = (f" Taken one at a time, {word_list(fails)} {'fails' if len(fails) == 1 else 'fail'}; "
-                f"{word_list(holds)} {'does' if len(holds) == 1 else 'do'} not reach p < {alpha:g} on "
+                f"{word_list(holds)} {'does' if len(holds) == 1 else 'do'} not reach p\u00a0<\u00a0{alpha:g} on "
                 f"{'its' if len(holds) == 1 else 'their'} own.")
     elif fails:
         tail = f" Every term fails on its own: {word_list(fails)}."
     else:
-        tail = f" No term fails on its own at p < {alpha:g}: {word_list(holds)}."
+        tail = f" No term fails on its own at p\u00a0<\u00a0{alpha:g}: {word_list(holds)}."
     return head + tail
 
 
@@ -158,8 +158,8 @@ def ph_verdict(fit, alpha: float = 0.05) -> str:
     "the test finds no evidence against it (global p = 0.7705)"."""
     p = fit.zph().loc["GLOBAL", "p"]
     if p < alpha:
-        return f"the model fails that test (global p {p_prose(p)})"
-    return f"the test finds no evidence against it (global p {p_prose(p)})"
+        return f"the model fails that test (global {p_phrase(p)})"
+    return f"the test finds no evidence against it (global {p_phrase(p)})"
 
 
 def ph_texts(fit, labels: Mapping | None = None) -> dict[str, str]:
