@@ -15,7 +15,8 @@ import pandas as pd
 from analysis.stats import AggregatedCIF, aggregate_cif
 
 from analysis.study import CAUSES
-from analysis.pages.plots.style import DAYS_PER_UNIT, FONT_SIZE, LINE_STYLES, OKABE_ITO, SMALL_FONT_SIZE
+from analysis.pages.plots.style import (DAYS_PER_UNIT, KM_FIGSIZE_NO_TABLE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE,
+                                        LINE_STYLES, OKABE_ITO)
 
 
 def _cause_name(k: int) -> str:
@@ -60,7 +61,12 @@ def cif_plot(table: pd.DataFrame, xlabel: str = "Days since diagnosis of CNS met
     withheld = set(disclosure.withheld) if disclosure else set()
 
     causes = [int(col.split("_")[1]) for col in table.columns if col.startswith("cif_")]
-    fig, axes = plt.subplots(1, len(causes), figsize=(7.5, 3.6), sharey=True, squeeze=False)
+    # One panel per cause, stacked, at the survival figures' width and type size (style.KM_FONT_SIZE):
+    # side by side at the page's width, their text was about 7 px high on a 390 px phone.
+    width, height = KM_FIGSIZE_NO_TABLE
+    fig, axes = plt.subplots(len(causes), 1, figsize=(width, 0.72 * height * len(causes) + 0.4), sharex=True,
+                             sharey=True, squeeze=False)
+    axes = axes.T
     groups = list(dict.fromkeys(table["group"]))
     for ax, k in zip(axes[0], causes):
         for i, g in enumerate(groups):
@@ -76,15 +82,16 @@ def cif_plot(table: pd.DataFrame, xlabel: str = "Days since diagnosis of CNS met
                 lo = np.concatenate([[0.0], block[f"lower_{k}"].fillna(0.0).to_numpy()])
                 hi = np.concatenate([[0.0], block[f"upper_{k}"].fillna(0.0).clip(upper=1).to_numpy()])
                 ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.12, linewidth=0)
-        ax.set_title(f"Death from {_cause_name(k)}", fontsize=FONT_SIZE)
-        ax.set_xlabel(xlabel, fontsize=SMALL_FONT_SIZE)
+        ax.set_title(f"Death from {_cause_name(k)}", fontsize=KM_FONT_SIZE, loc="left")
+        ax.set_ylabel("Cumulative incidence", fontsize=KM_FONT_SIZE)
         ax.set_ylim(0, 1)
-        ax.tick_params(labelsize=SMALL_FONT_SIZE)
+        ax.tick_params(labelsize=KM_SMALL_FONT_SIZE)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("Cumulative incidence", fontsize=FONT_SIZE)
-    axes[0][-1].legend(fontsize=SMALL_FONT_SIZE, frameon=False, loc="upper left")
+    axes[0][-1].set_xlabel(xlabel, fontsize=KM_FONT_SIZE)
+    # in the panel and corner the curves leave emptiest (matplotlib's "best": deterministic)
+    axes[0][-1].legend(fontsize=KM_SMALL_FONT_SIZE, frameon=False, loc="best")
     fig.tight_layout()
-    if disclosure is not None:
-        fig.text(0.01, 0.0, cif_disclosure_note(disclosure), ha="left", va="top", fontsize=SMALL_FONT_SIZE - 1,
-                 gid="cif-disclosure-note")  # below the axes; savefig's tight box takes it in
+    if disclosure is not None:  # wrapped to the figure's width, below the axes (savefig's tight box takes it in)
+        fig.text(0.01, 0.0, cif_disclosure_note(disclosure, width=62), ha="left", va="top",
+                 fontsize=KM_SMALL_FONT_SIZE - 1, gid="cif-disclosure-note")
     return fig
