@@ -15,11 +15,12 @@ K = 5
 
 
 def solve(published: list[str], lines, truth: list[int] | None = None,
-          big: float = 1e6) -> dict[int, tuple[float, float]]:
+          big: float = 1e6, at_most=()) -> dict[int, tuple[float, float]]:
     """Min and max of each cell that is not printed as a number. ``published``: '12', '12 (40%)',
     '<5', 'x' / 'suppressed' (a count that is 0 or at least K), '·' or '' (anything >= 0);
     ``lines``: (members, constant or None, total cell or None): the members add up to the total cell,
-    else to the constant."""
+    else to the constant; ``at_most``: (members, total cell): the members add up to at most the total
+    (events so far never exceed the deaths)."""
     unknown = [i for i, t in enumerate(published) if not re.fullmatch(r"\d+(\s\(.*\))?", t)]
     if not unknown:
         return {}
@@ -41,6 +42,15 @@ def solve(published: list[str], lines, truth: list[int] | None = None,
         rhs = (constant or 0) - known
         if row.any():
             cons.append(LinearConstraint(row.reshape(1, -1), rhs, rhs))
+    for members, total in at_most:
+        row, known = np.zeros(nvar), 0.0
+        for i, sign in [(m, 1) for m in members] + [(total, -1)]:
+            if i in col:
+                row[col[i]] += sign
+            else:
+                known += sign * int(re.match(r"\d+", published[i]).group(0))
+        if row.any():
+            cons.append(LinearConstraint(row.reshape(1, -1), -np.inf, -known))
     for b, c in enumerate(binaries):  # 'x' is not small: 0 or at least K
         z = len(unknown) + b
         lo[z], up[z] = 0, 1

@@ -13,7 +13,8 @@ import pytest
 
 from analysis.cohort import load_cohort
 from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
-from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_table
+from analysis.pages.disclosure import (NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_risk_row,
+                                       protect_table)
 from analysis.study import TERM_LABELS, outcomes_figures, treatments_figures
 from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
 
@@ -127,18 +128,152 @@ def test_logrank_and_cause_of_death_resist_the_attacker(synthetic):
         t_pat, t_obs = [int(v) for v in true["patients"]], [int(v) for v in true["observed events"]]
         published = patients + observed + [""] * n
         truth = t_pat + t_obs + [p - o for p, o in zip(t_pat, t_obs)]
-        lines = [(list(range(n)), sum(t_pat), None), (list(range(n, 2 * n)), round(true["expected events"].sum()), None)]
-        lines += [([n + i, 2 * n + i], None, i) for i in range(n)]
+        lines = [(list(range(n)), sum(t_pat), None)] + [([n + i, 2 * n + i], None, i) for i in range(n)]
+        if (shown["expected events"] == WITHHELD).all():  # the survivors are few: the observed total is not printed
+            assert 0 < sum(t_pat) - sum(t_obs) < K and (shown["observed / expected"] == WITHHELD).all()
+            assert "survivors" in rule.withheld_expected_note(shown)
+        else:  # the expected events add up to the observed
+            lines.append((list(range(n, 2 * n)), round(true["expected events"].sum()), None))
         attack("log-rank", published, truth, lines)
-        assert all(r == SECONDARY for r, o in zip(shown["observed / expected"], observed) if not o.isdigit())
+        assert all(r in (SECONDARY, WITHHELD) for r, o in zip(shown["observed / expected"], observed) if not o.isdigit())
     if "cause_of_death" in section.tables:
         true = section.tables["cause_of_death"]
         shown = protect_table(true, rule)
         rows, cols = true.shape
         truth = [int(v) for v in true.to_numpy().ravel()]
         lines = [([r * cols + c for c in range(cols)], true.iloc[r].sum(), None) for r in range(rows)]
-        lines += [([r * cols + c for r in range(rows)], true.iloc[:, c].sum(), None) for c in range(cols)]
-        attack("cause of death", _flat(shown), truth, lines)
+        published = _flat(shown)
+        for c, group in enumerate(true.columns):
+            members = [r * cols + c for r in range(rows)]
+            if rule.deaths_hidden(group, true.iloc[:, c].sum()):  # the group's deaths: suppressed build-wide
+                published.append("")
+                truth.append(int(true.iloc[:, c].sum()))
+                lines.append((members, None, len(published) - 1))
+            else:  # published: the log-rank table prints them
+                lines.append((members, true.iloc[:, c].sum(), None))
+        attack("cause of death", published, truth, lines)
+
+
+def test_a_death_count_one_exhibit_suppresses_no_other_prints():
+    """Group B: 20 patients, 18 deaths, so 2 survivors. The log-rank table cannot print the 18
+    (20 - 18 gives the survivors back), so neither may the causes of death (their column adds up to
+    18) nor the at-risk row (its cumulative events reach 18): the deaths are decided once per build."""
+    sizes = {"all": 80, "cns": 34, "no_cns": 46, "B": 20, "BL": 6, "L": 8}
+    rule = Disclosure.decide(K, sizes, {"B": 18, "BL": 6, "L": 8})
+    assert "B" in rule.suppressed_deaths and len(rule.suppressed_deaths) >= 2  # the CNS deaths (32 of 34) are printed
+    logrank = pd.DataFrame({"patients": [20, 6, 8], "observed events": [18, 6, 8], "expected events": [20.1, 5.2, 6.7],
+                            "observed / expected": [0.9, 1.15, 1.19]}, index=pd.Index(["B", "BL", "L"], name="group"))
+    assert not str(protect_table(logrank, rule).loc["B", "observed events"]).isdigit()
+    causes = pd.DataFrame({"B": [10, 8, 0], "BL": [6, 0, 0], "L": [8, 0, 0]}, index=["cns", "extracranial", "other"])
+    shown = protect_table(causes, rule)
+    column = [str(v) for v in shown["B"]]
+    # the attacker: the column's cells add up to the deaths, deaths + survivors = the 20 patients
+    published = column + ["", "", "20"]
+    lines = [([0, 1, 2], None, 3), ([3, 4], None, 5)]
+    bounds = solve(published, lines, [10, 8, 0, 18, 2, 20], big=1e7)
+    assert bounds[4][0] < bounds[4][1], f"the survivors of group B follow from {column}"
+    risk = protect_risk_row(20, [(20, 0), (9, 10), (2, 18)], K, hidden_events=18)
+    assert risk[-1][1] is not None  # the last time's 18 events are not printed
+
+
+def _risk_cells(fit, logrank, rule) -> dict[tuple[str, float], tuple[str, str]]:
+    """The OS figure's at-risk row as ChapterPage.figure draws it: (group, time) -> (at risk, events)."""
+    from analysis.pages import survival_figure
+    from analysis.pages.plots import hidden_risk_rows
+
+    with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):
+        figure = survival_figure(fit, logrank, paper="outcomes.os_from_cns", min_cell=K)
+    cells = {}
+    for text in figure.findobj(lambda a: hasattr(a, "get_gid")):
+        gid = text.get_gid() or ""
+        if gid.startswith("risk-") and hasattr(text, "get_text"):
+            _, group, time = gid.split("-", 2)
+            shown = text.get_text()
+            cells[group, float(time)] = (NOT_SHOWN, NOT_SHOWN) if shown == NOT_SHOWN else \
+                tuple(re.fullmatch(r"(\S+) \((\S+)\)", shown).groups())
+    return cells
+
+
+def test_linked_exhibits_resist_a_joint_attack(synthetic):
+    """The exhibits that share the deaths of each CNS group, solved as one system (linked tables):
+    the group sizes, the deaths of the CNS patients (results.json), the log-rank table (a group's
+    observed events are its deaths when the test holds the whole group), the causes of death by
+    group (each column adds up to the group's deaths, the causes to results.json's deaths by cause)
+    and the OS figure's at-risk row (at risk + events so far + censored so far = the group; events
+    so far never exceed the group's deaths). Each exhibit alone is attacked above; here a cell one
+    exhibit suppresses must not follow from another's."""
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = outcomes_figures(synthetic)
+    if "os_from_cns_logrank" not in section.fits or "cause_of_death" not in section.tables:
+        pytest.skip("no log-rank test or causes of death on this cohort")
+    groups, data = ("B", "BL", "L"), synthetic.data
+    cns = data[data["cns"] == 1]
+    dead = cns["death"].fillna(0).astype(int) == 1
+    t_deaths = {g: int((dead & (cns["group"].astype(str) == g)).sum()) for g in groups}
+    published, truth, lines, inequalities = [], [], [], []
+
+    def cell(text, value) -> int:
+        published.append(str(text).replace("\u00a0", " "))
+        truth.append(int(value))
+        return len(published) - 1
+
+    keys = ["all", "cns", "no_cns", *groups]
+    size = {k: cell(rule.size_text(k) if k != "no_cns" else "", rule.sizes[k]) for k in keys}
+    lines += [([size["cns"], size["no_cns"]], None, size["all"]), ([size[g] for g in groups], None, size["cns"])]
+    figures = mask_figures({"outcomes.deaths_at_cutoff.n": int(dead.sum()), "outcomes.deaths_at_cutoff.of": len(cns)}, rule)
+    total = cell(figures["outcomes.deaths_at_cutoff.n"], dead.sum())
+    died = {g: cell("", t_deaths[g]) for g in groups}
+    alive = {g: cell("", rule.sizes[g] - t_deaths[g]) for g in groups}
+    lines += [([died[g] for g in groups], None, total)] + [([died[g], alive[g]], None, size[g]) for g in groups]
+    # the log-rank table
+    true = logrank_frame(section.fits["os_from_cns_logrank"])
+    shown = protect_table(true, rule)
+    observed = {}
+    for g in true.index:
+        patients = cell(shown.loc[g, "patients"], true.loc[g, "patients"])
+        observed[g] = cell(shown.loc[g, "observed events"], true.loc[g, "observed events"])
+        censored = cell("", true.loc[g, "patients"] - true.loc[g, "observed events"])
+        lines.append(([observed[g], censored], None, patients))
+        if str(g) in groups and int(true.loc[g, "patients"]) == rule.sizes[str(g)]:
+            lines += [([patients], None, size[str(g)]), ([observed[g]], None, died[str(g)])]
+    if not (shown["expected events"] == WITHHELD).all():  # the expected events add up to the observed
+        lines.append((list(observed.values()), round(true["expected events"].sum()), None))
+    # the causes of death by group, the causes' totals as results.json prints them
+    causes = section.tables["cause_of_death"]
+    shown = protect_table(causes, rule)
+    at = {(r, c): cell(shown.loc[r, c], causes.loc[r, c]) for r in causes.index for c in causes.columns}
+    for c in causes.columns:
+        if str(c) in groups and int(causes[c].sum()) == t_deaths[str(c)]:
+            lines.append(([at[r, c] for r in causes.index], None, died[str(c)]))
+    by_cause = mask_figures({"competing_risks.deaths.cns": int(causes.loc["cns_progression"].sum()),
+                             "competing_risks.deaths.other": int(causes.drop("cns_progression").to_numpy().sum())},
+                            rule, counts=True)  # as the competing-risks page records them
+    for key, rows in (("cns", ["cns_progression"]), ("other", [r for r in causes.index if r != "cns_progression"])):
+        value = int(causes.loc[rows].to_numpy().sum())
+        lines.append(([at[r, c] for r in rows for c in causes.columns], None,
+                      cell(by_cause[f"competing_risks.deaths.{key}"], value)))
+    # the at-risk row of the OS figure, counted as drawn: from the events grouped into periods
+    from analysis.stats import aggregate_km
+
+    fit = section.fits["os_from_cns"]
+    risk = _risk_cells(fit, section.fits["os_from_cns_logrank"], rule)
+    grouped = aggregate_km(fit.table_, K, 365.25 / 12).km.risk_table(sorted({t for _, t in risk}))
+    grouped = grouped.assign(group=grouped["group"].astype(str)).set_index(["group", "time"])
+    for (g, time), (at_risk, events) in sorted(risk.items()):
+        if g not in groups:
+            continue
+        t_risk, t_events = (int(grouped.loc[(g, time), c]) for c in ("n_risk", "n_events"))
+        r, e = cell(at_risk, t_risk), cell(events, t_events)
+        lines.append(([r, e, cell("", rule.sizes[g] - t_risk - t_events)], None, size[g]))
+        inequalities.append(([e], died[g]))
+    unprinted = [i for i, t in enumerate(published) if t in ("", NOT_SHOWN)]
+    CHECKED["tables"] += 1
+    if __import__("os").environ.get("JOINT_DEBUG"):
+        print(list(zip(published, truth)), lines, inequalities)
+    disclosed = {i: b for i, b in solve(published, lines, truth, big=1e7, at_most=inequalities).items()
+                 if b[0] == b[1] and (i not in unprinted or 0 < truth[i] < K)}
+    assert not disclosed, f"linked exhibits: cells {disclosed} follow from what is published " \
+        f"({[(published[i], truth[i]) for i in disclosed]})"
 
 
 def test_figures_withhold_single_patient_values():

@@ -303,8 +303,10 @@ def test_published_tables_resist_the_attacker(build):
             t_pat + t_obs + [p - o for p, o in zip(t_pat, t_obs)]
         size_truth = _true_sizes(cohort)
         truth[:6] = size_truth
-        lines = [([1, 2], None, 0), ([3, 4, 5], None, 1),
-                 (list(range(6 + m, 6 + 2 * m)), round(true["expected events"].sum()), None)]
+        lines = [([1, 2], None, 0), ([3, 4, 5], None, 1)]
+        expected = [cells[column_of(header, "expected events") - 1] for _, cells in rows]
+        if "withheld" not in expected:  # the expected events add up to the observed (withheld when the survivors are few)
+            lines.append((list(range(6 + m, 6 + 2 * m)), round(true["expected events"].sum()), None))
         lines += [([6 + m + i, 6 + 2 * m + i], None, 6 + i) for i in range(m)]
         # the test's patients are the group's when none lacks a survival time: then its size is theirs
         lines += [([6 + i], None, groups[g]) for i, g in enumerate(names)
@@ -336,15 +338,19 @@ def test_published_tables_resist_the_attacker(build):
         at = lambda i, j: 6 + i * c + j  # noqa: E731  (after the six group sizes)
         lines = [([1, 2], None, 0), ([3, 4, 5], None, 1)]
         lines += [([at(i, j) for j in range(c)], int(true.iloc[i].sum()), None) for i in range(r)]
+        rule, extra = Disclosure.from_cohort(cohort, K), []
         for j in range(c):
             group = re.search(r"\b(B|BL|L)\b", header[j + 1])
             column = int(true.iloc[:, j].sum())
             if group and column == size_truth[groups[group.group(1)]]:
                 lines.append(([at(i, j) for i in range(r)], None, groups[group.group(1)]))  # its size, as printed
+            elif group and rule.deaths_hidden(group.group(1), column):  # a group's deaths, suppressed build-wide
+                extra.append(column)
+                lines.append(([at(i, j) for i in range(r)], None, 6 + r * c + len(extra) - 1))
             else:
                 lines.append(([at(i, j) for i in range(r)], column, None))
-        flat, truth = sizes + flat, size_truth + truth
-        attack(n, caption, flat, lines, truth, hidden=[2])
+        flat, truth = sizes + flat + [""] * len(extra), size_truth + truth + extra
+        attack(n, caption, flat, lines, truth, hidden=[2, *range(6 + r * c, 6 + r * c + len(extra))])
         checked += 1
     assert checked >= 2
 
@@ -428,7 +434,8 @@ def test_numbers_at_risk_resist_the_attacker(build):
         pytest.skip("no OS fit on this cohort")
     from analysis.pages.plots import hidden_risk_rows
 
-    with hidden_risk_rows(Disclosure.from_cohort(cohort, K).suppressed_sizes):  # as ChapterPage.figure draws it
+    rule = Disclosure.from_cohort(cohort, K)
+    with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):  # as ChapterPage.figure
         figure = survival_figure(outcomes.fits["os_from_cns"], outcomes.fits.get("os_from_cns_logrank"),
                                  paper="outcomes.os_from_cns", min_cell=K)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))

@@ -340,6 +340,8 @@ class ChapterPage:
 
         if counts and self.min_cell:
             frame = protect_table(frame, self.disclosure)
+            if (why := self.disclosure.withheld_expected_note(frame)) is not None:
+                notes = [*notes, why]
         min_cell = self.min_cell if counts else 0
         shown = html_table(frame, caption, index=index, notes=notes, min_cell=min_cell, literal_names=literal_names)
         notes = [*notes, Disclosure(min_cell).note()] if min_cell else list(notes)
@@ -392,7 +394,8 @@ class ChapterPage:
         else:  # a forest plot draws no estimate on 1..k-1 events; no at-risk row of a suppressed group
             from analysis.pages.plots import hidden_risk_rows
 
-            with hidden_risk_rows(self.disclosure.suppressed_sizes):
+            rule = self.disclosure
+            with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):
                 glue_figure(name, make(self.disclosure.withhold_source(key, source)))
 
 

@@ -15,6 +15,11 @@ With ``min_cell = k`` (0: off, every figure shown):
 * group sizes (all, CNS, no CNS, B, BL, L) are decided once per build from the cohort
   (:class:`Disclosure`): a suppressed group size is suppressed on every page, in every header and
   denominator, and the percentages of that group are not shown (count / share gives the size back).
+* deaths by CNS group are decided once per build as well (:meth:`Disclosure.decide_deaths`), the
+  consistent suppression of cells common to linked tables (tau-Argus): a death count suppressed
+  there is suppressed in the log-rank table, in the column totals of the causes of death and in an
+  at-risk cell whose cumulative events reach it; a log-rank table whose survivors are 1 to k - 1
+  withholds its expected events, which add up to the observed ones.
 * single-patient values are withheld: ranges (min/max), lists of individual times, and medians,
   quartiles and incidence of a group smaller than k.
 * estimates on few events are withheld (:attr:`Disclosure.few`, from :func:`analysis.study.event_bases`):
@@ -178,10 +183,16 @@ class Disclosure:
     few: tuple = ()
     # deaths among the CNS patients: other chapters publish them by cause (their sum gives them back)
     cns_deaths: int | None = None
+    # deaths by CNS group, decided once like the sizes (linked tables): the log-rank table prints them,
+    # the cause-of-death table's columns add up to them and an at-risk row can end on them, so a
+    # death count one exhibit suppresses is suppressed in all of them (see decide_deaths)
+    deaths: dict[str, int] = dataclasses.field(default_factory=dict)
+    suppressed_deaths: frozenset[str] = frozenset()
 
     @classmethod
-    def decide(cls, min_cell: int, sizes: dict[str, int]) -> "Disclosure":
-        """Protect the flow of patients (all = CNS + no CNS, CNS = B + BL + L) once."""
+    def decide(cls, min_cell: int, sizes: dict[str, int], deaths: dict[str, int] | None = None) -> "Disclosure":
+        """Protect the flow of patients (all = CNS + no CNS, CNS = B + BL + L) once, then the deaths
+        of each CNS group (:meth:`decide_deaths`)."""
         k = int(min_cell or 0)
         sizes = {key: int(sizes.get(key, 0)) for key in SIZE_KEYS}
         if not k:
@@ -191,7 +202,46 @@ class Disclosure:
         grid.lines = [([at["cns"], at["no_cns"]], at["all"]), ([at[g] for g in ("B", "BL", "L")], at["cns"])]
         first, second = protect(grid, k)
         hidden = {key for key, i in at.items() if i in first | second}
-        return cls(k, sizes, frozenset(hidden))
+        rule = cls(k, sizes, frozenset(hidden))
+        if deaths:
+            rule.decide_deaths(deaths)
+        return rule
+
+    def decide_deaths(self, deaths: dict[str, int]) -> None:
+        """Which CNS groups' death counts every exhibit suppresses, decided once per build on the
+        relations the exhibits share: the groups' deaths add up to the CNS patients' deaths (the
+        outcomes page prints them), and each group's deaths and survivors (never printed, but a
+        survivor count of 1 to k - 1 is as identifying as a death count) to its size. Sizes the
+        build publishes are fixed, sizes it suppresses take their group's deaths with them."""
+        k, groups = self.min_cell, ("B", "BL", "L")
+        self.deaths = {g: int(deaths.get(g, 0)) for g in groups}
+        total_deaths = sum(self.deaths.values())
+        grid = Grid([], [], [])
+        size = {g: grid.add(self.sizes[g]) for g in (*groups, "cns")}
+        died = {g: grid.add(self.deaths[g]) for g in groups}
+        alive = {g: grid.add(self.sizes[g] - self.deaths[g], published=False) for g in groups}
+        total = grid.add(total_deaths)
+        grid.lines = [([died[g] for g in groups], total), ([size[g] for g in groups], size["cns"])]
+        grid.lines += [([died[g], alive[g]], size[g]) for g in groups]
+        forced = {size[g] for g in size if g in self.suppressed_sizes}
+        forced |= {died[g] for g in groups if g in self.suppressed_sizes}
+        # the outcomes page prints the total (deaths of n) unless it or its survivors are few
+        total_hidden = "cns" in self.suppressed_sizes or sensitive(total_deaths, k) or \
+            sensitive(self.sizes["cns"] - total_deaths, k)
+        forced |= {total} if total_hidden else set()
+        fixed = {i for i in size.values() if i not in forced} | ({total} if not total_hidden else set())
+        first, second = protect(grid, k, forced, fixed)
+        self.suppressed_deaths = frozenset(g for g in groups if died[g] in first | second | forced)
+
+    def deaths_hidden(self, group: Any, value: Any) -> bool:
+        """Whether ``value`` printed for ``group`` is that group's death count and the build
+        suppresses it (a count that only happens to be equal is suppressed too: harmless)."""
+        return str(group) in self.suppressed_deaths and _as_int(value) == self.deaths.get(str(group))
+
+    def deaths_published(self, group: Any, value: Any) -> bool:
+        """Whether ``value`` is ``group``'s death count as every exhibit publishes it."""
+        return str(group) in self.deaths and str(group) not in self.suppressed_deaths \
+            and _as_int(value) == self.deaths[str(group)]
 
     @classmethod
     def from_cohort(cls, cohort, min_cell: int) -> "Disclosure":
@@ -202,7 +252,11 @@ class Disclosure:
         groups = cns["group"].astype(str).value_counts() if "group" in cns else {}
         sizes = {"all": len(data), "cns": len(cns), "no_cns": len(data) - len(cns),
                  **{g: int(groups.get(g, 0)) for g in ("B", "BL", "L")}}
-        rule = cls.decide(min_cell, sizes)
+        deaths = None
+        if "death" in cns and "group" in cns:
+            dead = cns["death"].fillna(0).astype(int) == 1
+            deaths = {g: int((dead & (cns["group"].astype(str) == g)).sum()) for g in ("B", "BL", "L")}
+        rule = cls.decide(min_cell, sizes, deaths)
         rule.cns_deaths = int(cns["death"].sum()) if "death" in cns else None
         if rule.min_cell:
             from analysis.study import event_bases, few_events
@@ -246,6 +300,15 @@ class Disclosure:
         """Whether figure ``dotted`` rests on 1 to k - 1 events (a term's level or its reference,
         a group's deaths, the deaths so far of a cumulative incidence)."""
         return any(dotted == b.prefix or dotted.startswith(b.prefix + ".") for b in self.few)
+
+    def withheld_expected_note(self, frame) -> str | None:
+        """Why a log-rank table shows no expected events (protect_logrank), or None."""
+        if frame is None or "expected events" not in getattr(frame, "columns", ()) or not len(frame) \
+                or not (frame["expected events"] == WITHHELD).all():
+            return None
+        return (f"Expected events and observed / expected withheld under disclosure control: the expected "
+                f"events add up to the observed ones, so with the patients they would give the number of "
+                f"survivors, which is 1 to {self.min_cell - 1}.")
 
     def few_events_note(self, what: Iterable[str]) -> str:
         """What a table or figure withholds under disclosure control, and why."""
@@ -465,8 +528,12 @@ def protect_crosstab(frame, rule: Disclosure, *, size_columns: bool = True):
     for c, name in enumerate(frame.columns):
         if size_columns and str(name) in rule.suppressed_sizes:
             totals.append(c)
+    # a column adding up to a group's deaths that the build suppresses (the causes of death by group)
+    # must not give them back: its total is unknown too, as in the log-rank table
+    death_totals = [c for c, name in enumerate(frame.columns)
+                    if c not in totals and rule.deaths_hidden(name, values[:, c].sum())]
     extra = []
-    for c in totals:  # the column's total becomes a cell of its own, suppressed with its group
+    for c in totals + death_totals:  # the column's total becomes a cell of its own, suppressed with its group
         t = len(flat) + len(extra)
         extra.append(int(values[:, c].sum()))
         lines[rows + c] = (lines[rows + c][0], t)
@@ -499,15 +566,33 @@ def protect_logrank(frame, rule: Disclosure):
     values += [values[i] - values[n + i] for i in range(n)]              # censored: implied
     lines = [(list(range(n)), None), (list(range(n, 2 * n)), None)]
     lines += [([n + i, 2 * n + i], i) for i in range(n)]
+    # The expected events add up to the observed (the identity above), so with the patients they
+    # print the survivors of the whole test: when those are 1 to k - 1, expected and O/E are
+    # withheld and the observed total becomes a cell of its own, not printed.
+    few_survivors = sensitive(sum(values[:n]) - sum(values[n:2 * n]), rule.min_cell)
+    if few_survivors:
+        observed_total = len(values)
+        values += [sum(values[n:2 * n]), sum(values[:n]) - sum(values[n:2 * n])]
+        lines[1] = (list(range(n, 2 * n)), observed_total)
+        lines.append(([observed_total, observed_total + 1], None))
     forced = [i for i, g in enumerate(rows) if str(g) in rule.suppressed_sizes]
     sizes = [i for i, g in enumerate(rows) if str(g) in SIZE_KEYS]
-    texts, _, _ = rule.grid_texts(values, lines, forced=forced, implied=range(2 * n, 3 * n), sizes=sizes,
-                                  withheld=[n + i for i in forced])
+    # a group's observed events are its deaths when the test holds the whole group: suppressed or
+    # published as the build decided (Disclosure.decide_deaths), like the group sizes
+    whole = [i for i, g in enumerate(rows) if str(g) in rule.deaths and values[i] == rule.sizes.get(str(g))]
+    deaths_forced = [n + i for i in whole if i not in forced and rule.deaths_hidden(rows[i], values[n + i])]
+    deaths_fixed = [n + i for i in whole if i not in forced and rule.deaths_published(rows[i], values[n + i])]
+    texts, _, _ = rule.grid_texts(values, lines, forced=forced + deaths_forced, implied=range(2 * n, len(values)),
+                                  sizes=sizes + deaths_forced + deaths_fixed, withheld=[n + i for i in forced])
     out = frame.astype(object).copy()
     out["patients"] = [texts[i] or values[i] for i in range(n)]
     out["observed events"] = [texts[n + i] or values[n + i] for i in range(n)]
     if "observed / expected" in out:
         out["observed / expected"] = [SECONDARY if texts[n + i] else v for i, v in enumerate(out["observed / expected"])]
+    if few_survivors:
+        for column in ("expected events", "observed / expected"):
+            if column in out:
+                out[column] = WITHHELD
     return out
 
 
@@ -529,16 +614,20 @@ def protect_events(frame, rule: Disclosure, total: str, parts: Sequence[str]):
     return out
 
 
-def protect_risk_row(n: int, cells: Sequence[tuple[int, int]], k: int) -> list[tuple[str | None, str | None]]:
+def protect_risk_row(n: int, cells: Sequence[tuple[int, int]], k: int,
+                     hidden_events: int | None = None) -> list[tuple[str | None, str | None]]:
     """A group's numbers at risk and cumulative events under a curve, time by time: at risk + events
     so far + censored so far (not printed) = the group's ``n``, so each column is protected as a line
     (primary, then secondary: '<5 (11)' among 12 patients would give back the one patient at risk).
+    ``hidden_events``: a death count the build suppresses (Disclosure.decide_deaths); a time whose
+    cumulative events reach it would print it, so that cell is suppressed too.
     Returns (at-risk text, events text) per time, None where the count is printed as it is."""
     rule = Disclosure(int(k))
     out = []
     for at_risk, events in cells:
         values = [int(n), int(at_risk), int(events), max(int(n) - int(at_risk) - int(events), 0)]
-        texts, _, _ = rule.grid_texts(values, [([1, 2, 3], 0)], implied=[3], sizes=[0])
+        forced = [2] if hidden_events is not None and int(events) == int(hidden_events) and int(events) else []
+        texts, _, _ = rule.grid_texts(values, [([1, 2, 3], 0)], forced=forced, implied=[3], sizes=[0])
         out.append((texts[1], texts[2]))
     return out
 

@@ -391,13 +391,17 @@ def _draw_paper(ax, paper: Mapping, groups, scale: float) -> None:
 
 # Groups whose size the build suppresses (set by ChapterPage.figure while it draws): their numbers at
 # risk print as '·', since even '<5 (<5)' tells a reader that such a group has two patients or more.
-_HIDDEN_ROWS: contextvars.ContextVar = contextvars.ContextVar("hidden_risk_rows", default=frozenset())
+# Death counts it suppresses ride along (group -> deaths): a cumulative-events cell that reaches one
+# would print it.
+_HIDDEN_ROWS: contextvars.ContextVar = contextvars.ContextVar("hidden_risk_rows", default=(frozenset(), {}))
 
 
 @contextlib.contextmanager
-def hidden_risk_rows(groups):
-    """Within the block, the at-risk rows of ``groups`` (group labels) show no counts ('·')."""
-    token = _HIDDEN_ROWS.set(frozenset(str(g) for g in groups))
+def hidden_risk_rows(groups, deaths=None):
+    """Within the block, the at-risk rows of ``groups`` (group labels) show no counts ('·'), and a
+    cumulative-events cell equal to a group's suppressed death count (``deaths``: group -> count)
+    is suppressed."""
+    token = _HIDDEN_ROWS.set((frozenset(str(g) for g in groups), {str(g): int(d) for g, d in (deaths or {}).items()}))
     try:
         yield
     finally:
@@ -406,7 +410,7 @@ def hidden_risk_rows(groups):
 
 def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_columns, scale=1.0) -> None:
     """Numbers at risk under the curves: one row per group, cells at the tick times."""
-    hidden = _HIDDEN_ROWS.get() if min_cell else frozenset()
+    hidden, hidden_deaths = _HIDDEN_ROWS.get() if min_cell else (frozenset(), {})
     for row_index, group in enumerate(groups):
         colour, style = _style(row_index)
         y = len(groups) - 1 - row_index  # first group on top, as in the legend order
@@ -415,7 +419,8 @@ def _draw_risk_table(ax, ax_risk, risk_table, groups, names, min_cell, risk_colu
         if min_cell and tuple(risk_columns) == ("n_risk", "n_events") and len(rows) and not rows[
                 list(risk_columns)].isna().any().any():  # at risk + events + censored so far = the group
             n = int(rows["n_risk"].iloc[0] + rows["n_events"].iloc[0])
-            protected = protect_risk_row(n, list(zip(rows["n_risk"], rows["n_events"])), min_cell)
+            protected = protect_risk_row(n, list(zip(rows["n_risk"], rows["n_events"])), min_cell,
+                                         hidden_deaths.get(str(group)))
         for j, (_, cell) in enumerate(rows.iterrows()):
             counts = [_masked_count(cell[c], min_cell) for c in risk_columns]
             if protected is not None:
