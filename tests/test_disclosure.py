@@ -268,8 +268,6 @@ def test_linked_exhibits_resist_a_joint_attack(synthetic):
         inequalities.append(([e], died[g]))
     unprinted = [i for i, t in enumerate(published) if t in ("", NOT_SHOWN)]
     CHECKED["tables"] += 1
-    if __import__("os").environ.get("JOINT_DEBUG"):
-        print(list(zip(published, truth)), lines, inequalities)
     disclosed = {i: b for i, b in solve(published, lines, truth, big=1e7, at_most=inequalities).items()
                  if b[0] == b[1] and (i not in unprinted or 0 < truth[i] < K)}
     assert not disclosed, f"linked exhibits: cells {disclosed} follow from what is published " \
