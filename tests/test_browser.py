@@ -25,7 +25,7 @@ from urllib.request import url2pathname
 import pytest
 
 from browser_pages import (  # noqa: F401 (fixtures)
-    LOCAL_URL, PHONE, VIEWPORTS, WIDE, book_pages, html_dir, toc_pages, visits, visits_by_width,
+    LOCAL_URL, PHONE, TAKE_SCREENSHOTS, VIEWPORTS, WIDE, book_pages, html_dir, toc_pages, visits, visits_by_width,
 )
 
 
@@ -51,7 +51,7 @@ def test_every_built_page_is_checked(visits_by_width, html_dir):
     assert set(visits_by_width) == {WIDE, PHONE}
     for visits in visits_by_width.values():
         assert set(visits) == set(toc_pages())
-        assert all(v.screenshot.stat().st_size > 10_000 for v in visits.values())
+        assert not TAKE_SCREENSHOTS or all(v.screenshot.stat().st_size > 10_000 for v in visits.values())
 
 
 def test_page_loads_without_console_error_or_failed_request(visit):
