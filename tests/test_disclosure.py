@@ -13,8 +13,8 @@ import pytest
 
 from analysis.cohort import load_cohort
 from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
-from analysis.pages.disclosure import (NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures, protect_risk_row,
-                                       protect_table)
+from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures
+from analysis.pages.disclosure_tables import protect_risk_row, protect_table
 from analysis.study import TERM_LABELS, outcomes_figures, treatments_figures
 from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
 
@@ -160,7 +160,7 @@ def test_a_death_count_one_exhibit_suppresses_no_other_prints():
     18) nor the at-risk row (its cumulative events reach 18): the deaths are decided once per build."""
     sizes = {"all": 80, "cns": 34, "no_cns": 46, "B": 20, "BL": 6, "L": 8}
     rule = Disclosure.decide(K, sizes, {"B": 18, "BL": 6, "L": 8})
-    assert "B" in rule.suppressed_deaths and len(rule.suppressed_deaths) >= 2  # the CNS deaths (32 of 34) are printed
+    assert "B" in rule.suppressed_deaths  # BL and L: everyone died, their deaths are their published sizes
     logrank = pd.DataFrame({"patients": [20, 6, 8], "observed events": [18, 6, 8], "expected events": [20.1, 5.2, 6.7],
                             "observed / expected": [0.9, 1.15, 1.19]}, index=pd.Index(["B", "BL", "L"], name="group"))
     assert not str(protect_table(logrank, rule).loc["B", "observed events"]).isdigit()
@@ -174,6 +174,22 @@ def test_a_death_count_one_exhibit_suppresses_no_other_prints():
     assert bounds[4][0] < bounds[4][1], f"the survivors of group B follow from {column}"
     risk = protect_risk_row(20, [(20, 0), (9, 10), (2, 18)], K, hidden_events=18)
     assert risk[-1][1] is not None  # the last time's 18 events are not printed
+
+
+def test_a_group_in_which_everyone_died_keeps_its_size_as_a_known_total():
+    """Group L: 8 patients, 8 deaths. Its deaths equal its published size, so a table whose column
+    totals are sizes (radiosurgery before the diagnosis, by group) prints that number anyway: the
+    build keeps those deaths published, and such a column is protected against its known total."""
+    sizes = {"all": 80, "cns": 34, "no_cns": 46, "B": 20, "BL": 6, "L": 8}
+    rule = Disclosure.decide(K, sizes, {"B": 18, "BL": 6, "L": 8})
+    assert "L" not in rule.suppressed_deaths
+    srs = pd.DataFrame({"B": [12, 8], "BL": [6, 0], "L": [3, 5]}, index=["No", "Yes"])
+    shown = protect_table(srs, rule)
+    published = _flat(shown)
+    truth = [int(v) for v in srs.to_numpy().ravel()]
+    lines = [([r * 3 + c for r in range(2)], int(srs.iloc[:, c].sum()), None) for c in range(3)]  # the sizes
+    lines += [([r * 3 + c for c in range(3)], int(srs.iloc[r].sum()), None) for r in range(2)]
+    attack("radiosurgery before (known sizes)", published, truth, lines)
 
 
 def _risk_cells(fit, logrank, rule) -> dict[tuple[str, float], tuple[str, str]]:

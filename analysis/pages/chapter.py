@@ -22,7 +22,8 @@ from analysis.pages.format import figure_text, id_text, markdown_text, p_cell, p
 from analysis.pages.comparison import SCROLL_HINT, comparison_html, comparison_rows, note_html
 from analysis.pages.labels import header_words, words
 from analysis.pages.competing_risks import CIF_COLUMNS
-from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, protect_table, tidy_withheld
+from analysis.pages.disclosure import Disclosure, mask_cell, mask_figures, tidy_withheld
+from analysis.pages.disclosure_tables import protect_table
 from analysis.pages.takeaway import (
     TableStore, comparison_frame, is_bundled_cohort, neutral_comparison_html, own_caption,
 )

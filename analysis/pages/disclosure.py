@@ -27,7 +27,8 @@ With ``min_cell = k`` (0: off, every figure shown):
   or patients, medians and RMST of groups with 1 to k - 1 deaths, and cumulative incidences resting
   on 1 to k - 1 deaths of their cause; tables and forest plots say which, and why.
 * numbers at risk: at risk + events so far + censored so far = the group, protected time by time
-  (:func:`protect_risk_row`); the rows of a group whose size is suppressed show no counts.
+  (:func:`analysis.pages.disclosure_tables.protect_risk_row`); the rows of a group whose size is
+  suppressed show no counts. The table builders are in :mod:`analysis.pages.disclosure_tables`.
 
 What stays the publisher's job is said on the methods page (Disclosure control).
 """
@@ -106,6 +107,10 @@ class Grid:
     published: list[bool]
     lines: list[tuple[list[int], int | None]]
     unsafe: bool = False  # set by protect when no suppression pattern is safe: show no counts at all
+    # cells not printed ('·', a group whose size is suppressed) that must not follow from the rest
+    # whatever their value: a reader who works out that none of that group died of a cause learns
+    # as much as from a small count
+    watched: set = dataclasses.field(default_factory=set)
 
     def add(self, value: int, published: bool = True) -> int:
         self.values.append(int(value))
@@ -152,7 +157,7 @@ def protect(grid: Grid, k: int, forced: Iterable[int] = (), fixed: Iterable[int]
                 changed = True
         if changed:
             continue
-        disclosed = audit(grid, suppressed | {i for i in small if not grid.published[i]}, k, first)
+        disclosed = audit(grid, suppressed | {i for i in small if not grid.published[i]} | grid.watched, k, first)
         if not disclosed:
             break
         candidates = []
@@ -230,18 +235,24 @@ class Disclosure:
             sensitive(self.sizes["cns"] - total_deaths, k)
         forced |= {total} if total_hidden else set()
         fixed = {i for i in size.values() if i not in forced} | ({total} if not total_hidden else set())
-        first, second = protect(grid, k, forced, fixed)
+        # A group in which everyone died has deaths equal to its published size: a table whose column
+        # totals are sizes prints that number anyway, so those deaths stay published if they can.
+        everyone = {died[g] for g in groups if self.deaths[g] == self.sizes[g] and size[g] not in forced}
+        first, second = protect(grid, k, forced, fixed | everyone)
+        if grid.unsafe:
+            grid.unsafe = False
+            first, second = protect(grid, k, forced, fixed)
         self.suppressed_deaths = frozenset(g for g in groups if died[g] in first | second | forced)
 
     def deaths_hidden(self, group: Any, value: Any) -> bool:
         """Whether ``value`` printed for ``group`` is that group's death count and the build
         suppresses it (a count that only happens to be equal is suppressed too: harmless)."""
-        return str(group) in self.suppressed_deaths and _as_int(value) == self.deaths.get(str(group))
+        return str(group) in self.suppressed_deaths and whole_count(value) == self.deaths.get(str(group))
 
     def deaths_published(self, group: Any, value: Any) -> bool:
         """Whether ``value`` is ``group``'s death count as every exhibit publishes it."""
         return str(group) in self.deaths and str(group) not in self.suppressed_deaths \
-            and _as_int(value) == self.deaths[str(group)]
+            and whole_count(value) == self.deaths[str(group)]
 
     @classmethod
     def from_cohort(cls, cohort, min_cell: int) -> "Disclosure":
@@ -383,7 +394,8 @@ class Disclosure:
         None means 'print the count'.
         """
         hidden = set(implied) | set(withheld)
-        grid = Grid([int(v) for v in counts], [i not in hidden for i in range(len(counts))], list(lines))
+        grid = Grid([int(v) for v in counts], [i not in hidden for i in range(len(counts))], list(lines),
+                    watched=set(withheld))
         forced = set(forced)
         first, second = protect(grid, self.min_cell, forced, fixed=set(sizes) - forced)
         first -= set(sizes) - forced  # a size the build publishes is published here too
@@ -507,141 +519,10 @@ def mask_cell(value: Any, min_cell: int) -> Any:
 _COUNT_CELL = re.compile(r"(\d+)(?:[ \u00a0]\([^()]*%\))?")
 
 
-def protect_crosstab(frame, rule: Disclosure, *, size_columns: bool = True):
-    """A table of counts (rows x columns, every row and column total taken as published) with
-    primary and secondary suppression; a column named after a suppressed group has its size
-    suppressed. Returns the frame as text cells."""
-    import pandas as pd
-
-    if not rule.min_cell:
-        return frame
-    values = frame.to_numpy()
-    if not all(isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer())
-               for v in values.ravel()):
-        return frame.map(lambda v: mask_cell(v, rule.min_cell))
-    rows, cols = values.shape
-    flat = [int(v) for v in values.ravel()]
-    lines = [([r * cols + c for c in range(cols)], None) for r in range(rows)]
-    lines += [([r * cols + c for r in range(rows)], None) for c in range(cols)]
-    # a column total is a group size when the table covers a whole group: keep it hidden if the build does
-    totals = []
-    for c, name in enumerate(frame.columns):
-        if size_columns and str(name) in rule.suppressed_sizes:
-            totals.append(c)
-    # a column adding up to a group's deaths that the build suppresses (the causes of death by group)
-    # must not give them back: its total is unknown too, as in the log-rank table
-    death_totals = [c for c, name in enumerate(frame.columns)
-                    if c not in totals and rule.deaths_hidden(name, values[:, c].sum())]
-    extra = []
-    for c in totals + death_totals:  # the column's total becomes a cell of its own, suppressed with its group
-        t = len(flat) + len(extra)
-        extra.append(int(values[:, c].sum()))
-        lines[rows + c] = (lines[rows + c][0], t)
-    texts, _, _ = rule.grid_texts(flat + extra, lines, forced=range(len(flat), len(flat) + len(extra)),
-                                  implied=range(len(flat), len(flat) + len(extra)),
-                                  withheld=[r * cols + c for c in totals for r in range(rows)])
-    out = pd.DataFrame([[texts[r * cols + c] or str(flat[r * cols + c]) for c in range(cols)] for r in range(rows)],
-                       index=frame.index, columns=frame.columns)
-    return out
-
-
-def _as_int(value) -> int | None:
+def whole_count(value) -> int | None:
+    """A count as an int (12, 12.0), else None (NaN, text, a fraction, a bool)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, (float, np.floating)) and not math.isnan(value) and float(value).is_integer():
         return int(value)
     return None
-
-
-def protect_logrank(frame, rule: Disclosure):
-    """A log-rank table (patients, observed, expected, O/E by group). Lines: the patients add up to
-    the cohort's (published), the observed events to the sum of the expected ones (a log-rank
-    identity), and each group's observed events and censored patients (not printed) to its
-    patients. A group size the build suppresses stays suppressed; O/E goes with its observed."""
-    if not rule.min_cell:
-        return frame
-    rows = list(frame.index)
-    n = len(rows)
-    values = [_as_int(v) or 0 for v in frame["patients"]] + [_as_int(v) or 0 for v in frame["observed events"]]
-    values += [values[i] - values[n + i] for i in range(n)]              # censored: implied
-    lines = [(list(range(n)), None), (list(range(n, 2 * n)), None)]
-    lines += [([n + i, 2 * n + i], i) for i in range(n)]
-    # The expected events add up to the observed (the identity above), so with the patients they
-    # print the survivors of the whole test: when those are 1 to k - 1, expected and O/E are
-    # withheld and the observed total becomes a cell of its own, not printed.
-    few_survivors = sensitive(sum(values[:n]) - sum(values[n:2 * n]), rule.min_cell)
-    if few_survivors:
-        observed_total = len(values)
-        values += [sum(values[n:2 * n]), sum(values[:n]) - sum(values[n:2 * n])]
-        lines[1] = (list(range(n, 2 * n)), observed_total)
-        lines.append(([observed_total, observed_total + 1], None))
-    forced = [i for i, g in enumerate(rows) if str(g) in rule.suppressed_sizes]
-    sizes = [i for i, g in enumerate(rows) if str(g) in SIZE_KEYS]
-    # a group's observed events are its deaths when the test holds the whole group: suppressed or
-    # published as the build decided (Disclosure.decide_deaths), like the group sizes
-    whole = [i for i, g in enumerate(rows) if str(g) in rule.deaths and values[i] == rule.sizes.get(str(g))]
-    deaths_forced = [n + i for i in whole if i not in forced and rule.deaths_hidden(rows[i], values[n + i])]
-    deaths_fixed = [n + i for i in whole if i not in forced and rule.deaths_published(rows[i], values[n + i])]
-    texts, _, _ = rule.grid_texts(values, lines, forced=forced + deaths_forced, implied=range(2 * n, len(values)),
-                                  sizes=sizes + deaths_forced + deaths_fixed, withheld=[n + i for i in forced])
-    out = frame.astype(object).copy()
-    out["patients"] = [texts[i] or values[i] for i in range(n)]
-    out["observed events"] = [texts[n + i] or values[n + i] for i in range(n)]
-    if "observed / expected" in out:
-        out["observed / expected"] = [SECONDARY if texts[n + i] else v for i, v in enumerate(out["observed / expected"])]
-    if few_survivors:
-        for column in ("expected events", "observed / expected"):
-            if column in out:
-                out[column] = WITHHELD
-    return out
-
-
-def protect_events(frame, rule: Disclosure, total: str, parts: Sequence[str]):
-    """Rows of counts where each of ``parts`` (deaths, treated) is a subset of ``total`` (patients):
-    the complement of each part is a count too (not printed)."""
-    if not rule.min_cell:
-        return frame
-    out = frame.astype(object).copy()
-    for r, row in enumerate(frame.index):
-        values = [_as_int(frame.loc[row, total]) or 0] + [_as_int(frame.loc[row, p]) or 0 for p in parts]
-        values += [values[0] - v for v in values[1:]]
-        k = len(parts)
-        lines = [([1 + j, 1 + k + j], 0) for j in range(k)]
-        texts, _, _ = rule.grid_texts(values, lines, implied=range(1 + k, 1 + 2 * k))
-        for j, column in enumerate([total, *parts]):
-            if texts[j]:
-                out.iloc[r, list(frame.columns).index(column)] = texts[j]
-    return out
-
-
-def protect_risk_row(n: int, cells: Sequence[tuple[int, int]], k: int,
-                     hidden_events: int | None = None) -> list[tuple[str | None, str | None]]:
-    """A group's numbers at risk and cumulative events under a curve, time by time: at risk + events
-    so far + censored so far (not printed) = the group's ``n``, so each column is protected as a line
-    (primary, then secondary: '<5 (11)' among 12 patients would give back the one patient at risk).
-    ``hidden_events``: a death count the build suppresses (Disclosure.decide_deaths); a time whose
-    cumulative events reach it would print it, so that cell is suppressed too.
-    Returns (at-risk text, events text) per time, None where the count is printed as it is."""
-    rule = Disclosure(int(k))
-    out = []
-    for at_risk, events in cells:
-        values = [int(n), int(at_risk), int(events), max(int(n) - int(at_risk) - int(events), 0)]
-        forced = [2] if hidden_events is not None and int(events) == int(hidden_events) and int(events) else []
-        texts, _, _ = rule.grid_texts(values, [([1, 2, 3], 0)], forced=forced, implied=[3], sizes=[0])
-        out.append((texts[1], texts[2]))
-    return out
-
-
-def protect_table(frame, rule: Disclosure):
-    """The disclosure rule for a table of counts whose shape the page knows: log-rank, events among
-    patients, a cross-table of counts; else the primary rule cell by cell."""
-    if not rule.min_cell:
-        return frame
-    columns = set(frame.columns)
-    if {"patients", "observed events"} <= columns:
-        return protect_logrank(frame, rule)
-    if {"patients", "deaths"} <= columns:
-        return protect_events(frame, rule, "patients", [c for c in ("deaths", "treated") if c in columns])
-    if len(frame) and all(_as_int(v) is not None for v in frame.to_numpy().ravel()):
-        return protect_crosstab(frame, rule)
-    return frame.map(lambda v: mask_cell(v, rule.min_cell))

@@ -99,6 +99,7 @@ def audit(grid: Grid, hidden: set[int], k: int, first: set[int]) -> list[int]:
              for m, t in grid.lines]
     bounds = cell_bounds(known, unknown, lines)
     return [i for i, (lo, up) in bounds.items()
-            if i in hidden and (grid.published[i] or _sensitive(grid.values[i], k)) and abs(lo - up) < 1e-6]
+            if i in hidden and (grid.published[i] or i in grid.watched or _sensitive(grid.values[i], k))
+            and abs(lo - up) < 1e-6]
 
 

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 
 from analysis.stats import AggregatedKM, aggregate_km, require_columns
 from analysis.pages.format import p_prose
-from analysis.pages.disclosure import protect_risk_row
+from analysis.pages.disclosure_tables import protect_risk_row
 from analysis.pages.small_cells import mask_count
 from analysis.pages.plots.style import (
     CI_ALPHA, DAYS_PER_UNIT, KM_FIGSIZE, KM_FIGSIZE_NO_TABLE, KM_FONT_SIZE, KM_SMALL_FONT_SIZE, MAX_CENSOR_MARKS,
