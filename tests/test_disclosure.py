@@ -437,6 +437,9 @@ def test_a_withheld_estimate_is_said_once_in_prose():
     assert tidy_withheld("age 65 or over HR withheld (95% CI withheld), p = withheld") == "age 65 or over withheld"
     assert tidy_withheld("was withheld% in group B and 12.5% in BL") == "was withheld in group B and 12.5% in BL"
     assert tidy_withheld("test of the group, p = withheld.") == "test of the group, p withheld."
+    assert tidy_withheld("was withheld days for group L (95% CI withheld, p\u00a0=\u00a0withheld) and withheld "
+                         "days for group BL (withheld, p\u00a0=\u00a0withheld).") == \
+        "was withheld for group L and withheld for group BL."
     held = "HR withheld (95% CI withheld), p\u00a0=\u00a0withheld"  # p_phrase's no-break spaces
     assert tidy_withheld(held) == "withheld"
     unchanged = "HR 1.20 (95% CI 0.90\u20131.50), p = 0.03"

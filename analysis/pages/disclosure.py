@@ -62,6 +62,9 @@ _WITHHELD_RUNS = [
     (re.compile(r"(?:HR )?withheld \(p[ \u00a0]=[ \u00a0]withheld(?P<rest>[;,][^)]*)?\)"), WITHHELD + r" (\g<rest>)"),
     (re.compile(r"HR withheld,? p[ \u00a0]=[ \u00a0]withheld"), WITHHELD),
     (re.compile(r"withheld \((?:95% CI )?withheld\)"), WITHHELD),
+    # "withheld days for group L (95% CI withheld, p = withheld)": "withheld for group L"
+    (re.compile(r" \((?:95% CI )?withheld, p[ \u00a0]=[ \u00a0]withheld\)"), ""),
+    (re.compile(r"withheld (?:days|months)\b"), WITHHELD),
     (re.compile(r"\bp[ \u00a0]=[ \u00a0]withheld"), "p withheld"),
     (re.compile(r"withheld ?%"), WITHHELD),
 ]
