@@ -192,6 +192,16 @@ def test_a_group_in_which_everyone_died_keeps_its_size_as_a_known_total():
     attack("radiosurgery before (known sizes)", published, truth, lines)
 
 
+def test_a_count_named_after_a_group_whose_size_is_suppressed_is_not_shown():
+    """'treatments.prior_srs_in_BL' is group BL's cell of the radiosurgery table, which shows '·' for
+    a group whose size is suppressed: the prose may not print it either, not even a 0."""
+    hidden = Disclosure.decide(K, {"all": 60, "cns": 16, "no_cns": 44, "B": 12, "BL": 1, "L": 3})
+    shown = Disclosure.decide(K, {"all": 60, "cns": 36, "no_cns": 24, "B": 12, "BL": 12, "L": 12})
+    assert mask_figures({"treatments.prior_srs_in_BL": 0}, hidden) == {"treatments.prior_srs_in_BL": "suppressed"}
+    assert mask_figures({"treatments.prior_srs_in_BL": 0}, shown) == {"treatments.prior_srs_in_BL": 0}
+    assert mask_figures({"treatments.prior_srs_in_BL": 3}, shown) == {"treatments.prior_srs_in_BL": "<5"}
+
+
 def _risk_cells(fit, logrank, rule) -> dict[tuple[str, float], tuple[str, str]]:
     """The OS figure's at-risk row as ChapterPage.figure draws it: (group, time) -> (at risk, events)."""
     from analysis.pages import survival_figure

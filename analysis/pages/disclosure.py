@@ -482,16 +482,22 @@ def mask_figures(figures: dict[str, Any], rule: "Disclosure | int", *, counts: b
     for dotted, value in figures.items():
         group = _group_of(dotted)
         head, _, last = dotted.rpartition(".")
+        # a count named after its group (treatments.prior_srs_in_BL) is that group's cell: not shown
+        # when the group's size is suppressed, as in its table ('·'), even when it is 0
+        own_count = group is None and is_count(dotted, value) and (m := _ENDS_IN_GROUP.search(last)) is not None
+        if own_count:
+            group = m.group(1)
         kind = kind_of(dotted, parent_has_hr=False)
         if rule.few and not is_count(dotted, value) and rule.withheld_estimate(dotted):
             shown[dotted] = WITHHELD  # an estimate on 1..k-1 events (Disclosure.few)
             continue
         size_hidden = group in rule.suppressed_sizes and (last in ("of", "pct") or _SUFFIX_GROUP.search(dotted)
-                                                          or head.endswith(f"groups.{group}"))
+                                                          or head.endswith(f"groups.{group}") or own_count)
         if dotted in ("cohort.n_cns.n", "critique.n_cns") and "cns" in rule.suppressed_sizes:
             size_hidden = True
         if size_hidden:
-            shown[dotted] = rule.size_text(group or "cns") if last in ("n", "of") or "n_" in last else SUPPRESSED
+            shown[dotted] = rule.size_text(group or "cns") if not own_count and (last in ("n", "of") or "n_" in last) \
+                else SUPPRESSED
             hidden.add(dotted)
         elif kind == "pct" and (f"{head}.n" in hidden or f"{head}.of" in hidden):
             shown[dotted] = SUPPRESSED
