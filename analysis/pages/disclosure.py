@@ -68,11 +68,15 @@ _WITHHELD_RUNS = [
     (re.compile(r"\bp[ \u00a0]=[ \u00a0]withheld"), "p withheld"),
     (re.compile(r"withheld ?%"), WITHHELD),
 ]
+# A suppressed count where prose expects a number: "suppressed patients" reads as a kind of patient.
+_SUPPRESSED_COUNT = re.compile(r"\bsuppressed (patients|deaths|events)\b")
 
 
 def tidy_withheld(text: str) -> str:
     """Prose or a table cell with each withheld estimate said once ("withheld", not "HR withheld
-    (95% CI withheld), p = withheld"; "withheld", not "withheld%")."""
+    (95% CI withheld), p = withheld"; "withheld", not "withheld%"), and a suppressed count said as
+    one ("a suppressed number of patients", not "suppressed patients")."""
+    text = _SUPPRESSED_COUNT.sub(r"a suppressed number of \1", text) if SUPPRESSED in text else text
     if WITHHELD not in text:
         return text
     for pattern, replacement in _WITHHELD_RUNS:
