@@ -9,7 +9,7 @@ import re
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from analysis.pages.disclosure import SECONDARY
+from analysis.pages.disclosure import NOT_SHOWN, SECONDARY
 
 K = 5
 
@@ -70,3 +70,22 @@ def solve(published: list[str], lines, truth: list[int] | None = None,
         if truth is not None:
             assert ends[0] <= truth[c] <= ends[1], (c, ends, truth[c])
     return out
+
+
+def risk_cells(fit, logrank, rule, k: int = K) -> dict[tuple[str, float], tuple[str, str]]:
+    """The OS figure's at-risk row as ChapterPage.figure draws it under ``rule`` (a Disclosure):
+    (group, time) -> (at risk, cumulative events), each as printed."""
+    from analysis.pages import survival_figure
+    from analysis.pages.plots import hidden_risk_rows
+
+    with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):
+        figure = survival_figure(fit, logrank, paper="outcomes.os_from_cns", min_cell=k)
+    cells = {}
+    for text in figure.findobj(lambda a: hasattr(a, "get_gid")):
+        gid = text.get_gid() or ""
+        if gid.startswith("risk-") and hasattr(text, "get_text"):
+            _, group, time = gid.split("-", 2)
+            shown = text.get_text()
+            cells[group, float(time)] = (NOT_SHOWN, NOT_SHOWN) if shown == NOT_SHOWN else \
+                tuple(re.fullmatch(r"(\S+) \((\S+)\)", shown).groups())
+    return cells

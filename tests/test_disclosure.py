@@ -16,7 +16,7 @@ from analysis.pages import baseline_table, initial_treatment_table, logrank_fram
 from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures
 from analysis.pages.disclosure_tables import protect_risk_row, protect_table
 from analysis.study import TERM_LABELS, outcomes_figures, treatments_figures
-from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
+from disclosure_attacker import risk_cells, solve  # noqa: E402  (tests/ is not a package)
 
 K = 5
 CHECKED = {"tables": 0, "suppressed": 0, "secondary": 0}
@@ -202,24 +202,6 @@ def test_a_count_named_after_a_group_whose_size_is_suppressed_is_not_shown():
     assert mask_figures({"treatments.prior_srs_in_BL": 3}, shown) == {"treatments.prior_srs_in_BL": "<5"}
 
 
-def _risk_cells(fit, logrank, rule) -> dict[tuple[str, float], tuple[str, str]]:
-    """The OS figure's at-risk row as ChapterPage.figure draws it: (group, time) -> (at risk, events)."""
-    from analysis.pages import survival_figure
-    from analysis.pages.plots import hidden_risk_rows
-
-    with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):
-        figure = survival_figure(fit, logrank, paper="outcomes.os_from_cns", min_cell=K)
-    cells = {}
-    for text in figure.findobj(lambda a: hasattr(a, "get_gid")):
-        gid = text.get_gid() or ""
-        if gid.startswith("risk-") and hasattr(text, "get_text"):
-            _, group, time = gid.split("-", 2)
-            shown = text.get_text()
-            cells[group, float(time)] = (NOT_SHOWN, NOT_SHOWN) if shown == NOT_SHOWN else \
-                tuple(re.fullmatch(r"(\S+) \((\S+)\)", shown).groups())
-    return cells
-
-
 def test_linked_exhibits_resist_a_joint_attack(synthetic):
     """The exhibits that share the deaths of each CNS group, solved as one system (linked tables):
     the group sizes, the deaths of the CNS patients (results.json), the log-rank table (a group's
@@ -282,7 +264,7 @@ def test_linked_exhibits_resist_a_joint_attack(synthetic):
     from analysis.stats import aggregate_km
 
     fit = section.fits["os_from_cns"]
-    risk = _risk_cells(fit, section.fits["os_from_cns_logrank"], rule)
+    risk = risk_cells(fit, section.fits["os_from_cns_logrank"], rule)
     grouped = aggregate_km(fit.table_, K, 365.25 / 12).km.risk_table(sorted({t for _, t in risk}))
     grouped = grouped.assign(group=grouped["group"].astype(str)).set_index(["group", "time"])
     for (g, time), (at_risk, events) in sorted(risk.items()):

@@ -31,7 +31,7 @@ from analysis.cohort import load_cohort
 from analysis.paper.comparison import kind_of
 from analysis.pages import logrank_frame
 from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, SUPPRESSED, Disclosure
-from disclosure_attacker import solve  # noqa: E402  (tests/ is not a package)
+from disclosure_attacker import risk_cells, solve  # noqa: E402  (tests/ is not a package)
 from analysis.study import outcomes_figures, treatments_figures
 from conftest import patient_level_strings
 
@@ -431,30 +431,15 @@ def test_flow_diagram_resists_the_attacker(build):
 def test_numbers_at_risk_resist_the_attacker(build):
     """The at-risk row of the OS figure as drawn: at each time, at risk + events so far + censored so
     far (not printed) = the group's size (as the flow publishes it)."""
-    from analysis.pages import survival_figure
-
     n, _, cohort, out = build
     outcomes = outcomes_figures(cohort)
     if "os_from_cns" not in outcomes.fits:
         pytest.skip("no OS fit on this cohort")
-    from analysis.pages.plots import hidden_risk_rows
-
-    rule = Disclosure.from_cohort(cohort, K)
-    with hidden_risk_rows(rule.suppressed_sizes, {g: rule.deaths[g] for g in rule.suppressed_deaths}):  # as ChapterPage.figure
-        figure = survival_figure(outcomes.fits["os_from_cns"], outcomes.fits.get("os_from_cns_logrank"),
-                                 paper="outcomes.os_from_cns", min_cell=K)
+    cells = risk_cells(outcomes.fits["os_from_cns"], outcomes.fits.get("os_from_cns_logrank"),
+                       Disclosure.from_cohort(cohort, K))  # as ChapterPage.figure draws it
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     sizes = [str(v) if str(v) != SUPPRESSED else SECONDARY for v in _published_sizes(results)]
     published, lines, hidden = list(sizes), [([1, 2], None, 0), ([3, 4, 5], None, 1)], [2]
-    cells = {}
-    for text in figure.findobj(lambda a: hasattr(a, "get_gid")):
-        gid = text.get_gid() or ""
-        if gid.startswith("risk-") and hasattr(text, "get_text"):
-            _, group, time = gid.split("-", 2)
-            shown = text.get_text()
-            at_risk, events = (NOT_SHOWN, NOT_SHOWN) if shown == NOT_SHOWN else \
-                re.fullmatch(r"(\S+) \((\S+)\)", shown).groups()
-            cells[group, float(time)] = (at_risk, events)
     assert cells
     groups = {"B": 3, "BL": 4, "L": 5}
     for (group, _), (at_risk, events) in sorted(cells.items()):
