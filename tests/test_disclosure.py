@@ -13,9 +13,10 @@ import pytest
 
 from analysis.cohort import load_cohort
 from analysis.pages import baseline_table, initial_treatment_table, logrank_frame
+from analysis.pages.baseline import BASELINE_VARIABLES
 from analysis.pages.disclosure import NOT_SHOWN, SECONDARY, WITHHELD, Disclosure, mask_figures
 from analysis.pages.disclosure_tables import protect_risk_row, protect_table
-from analysis.study import TERM_LABELS, outcomes_figures, treatments_figures
+from analysis.study import TERM_LABELS, backgrounds_figures, outcomes_figures, treatments_figures
 from disclosure_attacker import risk_cells, solve  # noqa: E402  (tests/ is not a package)
 
 K = 5
@@ -67,9 +68,24 @@ def test_the_issues_flow_needs_a_second_group_suppressed():
     attack("flow", [rule.size_text(k) for k in keys], truth, [([1, 2], None, 0), ([3, 4, 5], None, 1)])
 
 
+def _links(section, key: str, rule) -> tuple[dict, list]:
+    """The figures linked to table ``key`` as results.json prints them, and the (cells, published)
+    pairs a page passes to the table's builder (ChapterPage.linked)."""
+    shown = mask_figures(section.figures, rule)
+    links = section.links.get(key, {})
+    return shown, [(cells, not isinstance(shown[f], str)) for f, cells in links.items()]
+
+
 def test_baseline_table_resists_the_attacker(synthetic):
+    """The baseline table with the counts the backgrounds chapter prints in its prose and results.json
+    (bone involvement in group L, skull involvement by group: linked cells of this table)."""
     rule = Disclosure.from_cohort(synthetic, K)
-    shown, _ = baseline_table(synthetic, rule)
+    figures = backgrounds_figures(synthetic)
+    masked, links = _links(figures, "baseline", rule)
+    assert {f.removesuffix(".n") for f in figures.links["baseline"]} == {
+        "backgrounds.bone_involvement_at_cns_L", "backgrounds.skull_involvement.B", "backgrounds.skull_involvement.BL",
+        "backgrounds.skull_involvement.L"}
+    shown, _ = baseline_table(synthetic, rule, links)
     true, _ = baseline_table(synthetic, 0)
     groups = [c for c in shown.columns if c != "p-value"]
     gpos = list(range(len(groups)))  # the same columns, named with different N in the two tables
@@ -91,6 +107,16 @@ def test_baseline_table_resists_the_attacker(synthetic):
     lines = [([at[r, g] for r in block], None, gi) for block in blocks for gi, g in enumerate(groups)]
     lines += [([at[r, g] for g in groups[:-1]], None, at[r, groups[-1]]) for r in rows]
     lines.append((list(range(len(groups) - 1)), None, len(groups) - 1))
+    # each linked figure results.json prints is a cell the attacker knows (its group's "Yes")
+    labels = {column: label for column, (label, _, _) in BASELINE_VARIABLES.items()}
+    for figure, cells in figures.links["baseline"].items():
+        (column, level, group), = cells
+        start = list(shown.index).index(labels[column])
+        row = next(i for i in range(start + 1, len(shown)) if shown.index[i].strip() == "Yes")
+        g = next(g for g in groups if g.split()[:2] == ["Group", group])
+        if not isinstance(masked[figure], str):
+            assert count(true.iloc[row][g]) == figures.figures[figure]
+            lines.append(([at[row, g]], figures.figures[figure], None))
     # sizes the build publishes (the flow) are known to the attacker
     for gi, g in enumerate(groups):
         key = "cns" if g.startswith("Overall") else g.split()[1]
@@ -114,6 +140,84 @@ def test_treatment_table_resists_the_attacker(synthetic):
     lines = [([r * cols + c for r in range(rows - 1)], None, (rows - 1) * cols + c) for c in range(cols)]
     lines += [([r * cols + c for c in range(cols)], sum(truth[r * cols:(r + 1) * cols]), None) for r in range(rows)]
     attack("treatments", published, truth, lines)
+
+
+def _treatment_attack(name: str, counts: pd.DataFrame, figures: dict, links: dict, rule, use_links: bool = True):
+    """The initial-treatment table and the prose's counts of it (patients given any RT, BSC, CSI by
+    group: Section.links) solved together: the group sizes, each published figure as the sum of its
+    cells, each suppressed one as an unknown that is that sum."""
+    shown_figures = mask_figures(figures, rule)
+    pairs = [(cells, not isinstance(shown_figures[f], str)) for f, cells in links.items()]
+    shown = initial_treatment_table(counts, rule, pairs if use_links else ())
+    true = initial_treatment_table(counts, 0)
+    rows, cols = shown.shape
+    published, truth = _flat(shown), [count(v) for v in _flat(true)]
+    lines = [([r * cols + c for r in range(rows - 1)], None, (rows - 1) * cols + c) for c in range(cols)]
+    order = {text: r for r, text in enumerate(true.index)}
+    from analysis.pages.treatments import TREATMENT_WORDS
+
+    group_at = {re.match(r"Group (\S+)", c).group(1): j for j, c in enumerate(true.columns)}
+    for figure, cells in links.items():
+        members = [order[TREATMENT_WORDS.get(t, t)] * cols + group_at[g] for t, g in cells
+                   if TREATMENT_WORDS.get(t, t) in order and g in group_at]
+        published.append(str(shown_figures[figure]))
+        truth.append(int(figures[figure]))
+        lines.append((members, None, len(published) - 1))
+    attack(name, published, truth, lines)
+
+
+def test_treatment_table_and_its_prose_resist_a_joint_attack(synthetic):
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = treatments_figures(synthetic)
+    assert len(section.links["initial_treatment"]) == 7  # RT and BSC by group, CSI patients
+    _treatment_attack("treatments and prose", section.tables["initial_treatment"], section.figures,
+                      section.links["initial_treatment"], rule)
+
+
+def test_a_count_the_prose_prints_in_another_cut_gives_no_cell_back():
+    """Group B: SRS 1, the rest published. Without the prose's counts (patients given any RT, BSC)
+    the table's pattern is safe against its own margins, but the count of patients given RT, which
+    the prose prints, gives a suppressed cell back; protected together, it does not."""
+    index = ["WBRT", "SRS", "focal_RT", "CSI", "surgery", "BSC"]
+    counts = pd.DataFrame({"B": [5, 11, 9, 3, 3, 0], "BL": [6, 0, 11, 10, 9, 7], "L": [9, 1, 2, 5, 0, 6]}, index=index)
+    sizes = {g: int(counts[g].sum()) for g in counts}
+    rule = Disclosure.decide(K, {"all": 200, "cns": sum(sizes.values()), "no_cns": 200 - sum(sizes.values()), **sizes})
+    rt = ["WBRT", "SRS", "focal_RT", "CSI"]
+    figures, links = {"treatments.craniospinal_irradiation.n": int(counts.loc["CSI"].sum())}, {}
+    for g in sizes:
+        for key, rows in (("initial_rt", rt), ("bsc_without_rt", ["BSC"])):
+            figures |= {f"treatments.{key}.{g}.n": int(counts.loc[rows, g].sum()), f"treatments.{key}.{g}.of": sizes[g]}
+            links[f"treatments.{key}.{g}.n"] = [(t, g) for t in rows]
+    links["treatments.craniospinal_irradiation.n"] = [("CSI", g) for g in sizes]
+    with pytest.raises(AssertionError, match="follow from what is published"):
+        _treatment_attack("treatments, prose ignored", counts, figures, links, rule, use_links=False)
+    _treatment_attack("treatments, prose linked", counts, figures, links, rule)
+    # and the table still prints counts: a cell the published figures give anyway (BL's surgery:
+    # its N less its RT and BSC patients) is known, never a secondary suppression to no purpose
+    pairs = [(cells, not isinstance(mask_figures(figures, rule)[f], str)) for f, cells in links.items()]
+    shown = initial_treatment_table(counts, rule, pairs)
+    assert shown.loc["Surgery"].iloc[1] == "9", shown
+
+
+def test_radiosurgery_table_and_its_counts_resist_a_joint_attack(synthetic):
+    rule = Disclosure.from_cohort(synthetic, K)
+    section = treatments_figures(synthetic)
+    masked, links = _links(section, "prior_srs", rule)
+    frame = section.tables["prior_srs"]
+    shown = protect_table(frame, rule, links=links)
+    rows, cols = frame.shape
+    published = _flat(shown)
+    truth = [int(v) for v in frame.to_numpy().ravel()]
+    lines = [([r * cols + c for r in range(rows)], None, None) for c in range(cols)]
+    lines = [(m, rule.sizes[str(g)], None) for (m, _, _), g in zip(lines, frame.columns)
+             if str(g) not in rule.suppressed_sizes]
+    lines += [([r * cols + c for c in range(cols)], int(frame.iloc[r].sum()), None) for r in range(rows)]
+    for figure, cells in section.links["prior_srs"].items():
+        (row, group), = cells
+        if row in list(frame.index) and not isinstance(masked[figure], str):
+            lines.append(([list(frame.index).index(row) * cols + list(frame.columns).index(group)],
+                          section.figures[figure], None))
+    attack("radiosurgery before and its counts", published, truth, lines)
 
 
 def test_logrank_and_cause_of_death_resist_the_attacker(synthetic):

@@ -354,6 +354,20 @@ def test_published_tables_resist_the_attacker(build):
                 lines.append(([at(i, j) for i in range(r)], None, 6 + r * c + len(extra) - 1))
             else:
                 lines.append(([at(i, j) for i in range(r)], column, None))
+        # the counts the chapter prints as sums of this table's cells (Section.links), as results.json has them
+        rows_at = {str(label): i for i, label in enumerate(true.index)}
+        if key == "initial_treatment":
+            from analysis.pages.labels import level_label
+            from analysis.pages.treatments import TREATMENT_WORDS
+
+            rows_at = {t: rows_at[TREATMENT_WORDS.get(t, level_label(t))] for t in section.tables[key].index
+                       if TREATMENT_WORDS.get(t, level_label(t)) in rows_at}
+        columns_at = {g.group(1): j for j in range(c) if (g := re.search(r"\b(B|BL|L)\b", header[j + 1]))}
+        for figure, members in section.links.get(key, {}).items():
+            value = results.get(figure)
+            cells_of = [at(rows_at[str(t)], columns_at[g]) for t, g in members if str(t) in rows_at and g in columns_at]
+            if isinstance(value, int) and cells_of:
+                lines.append((cells_of, value, None))
         flat, truth = sizes + flat + [""] * len(extra), size_truth + truth + extra
         attack(n, caption, flat, lines, truth, hidden=[2, *range(6 + r * c, 6 + r * c + len(extra))])
         checked += 1
@@ -401,6 +415,18 @@ def test_baseline_table_as_published_resists_the_attacker(build):
     lines = [([at[i, gi] for i in block], None, gi) for block in blocks for gi in range(m)]
     lines += [([at[i, gi] for gi in range(m - 1)], None, at[i, m - 1]) for i in count_rows]  # groups -> Overall
     lines.append((list(range(m - 1)), None, m - 1))
+    # bone and skull involvement by group, as results.json prints them: the group's "Yes" cell
+    from analysis.pages.baseline import BASELINE_VARIABLES
+    from analysis.study import backgrounds_figures
+
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    labels = [" ".join(index).strip() for index, _ in rows]
+    for figure, ((column, _, group),) in backgrounds_figures(cohort).links.get("baseline", {}).items():
+        start = labels.index(BASELINE_VARIABLES[column][0])
+        row = next(i for i in range(start + 1, len(rows)) if labels[i] == "Yes")
+        gi = next(gi for gi, j in enumerate(groups) if header[1 + j].startswith(f"Group {group} "))
+        if isinstance(results.get(figure), int) and row in count_rows:
+            lines.append(([at[row, gi]], results[figure], None))
     # a cell of a group whose size is suppressed ('·') is anything: disclosed only if small
     attack(n, "Table 1 (baseline)", published, lines, truth, hidden=[i for i, t in enumerate(published) if t == NOT_SHOWN])
 

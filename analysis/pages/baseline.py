@@ -50,14 +50,15 @@ def _size_key(column: str) -> str:
     return "cns" if column == "Overall" else column
 
 
-def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Disclosure) -> dict[str, str]:
+def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Disclosure, links=()) -> dict[str, str]:
     """Primary and secondary suppression of the count cells, in place; returns each header's N.
 
     Lines: the levels of one characteristic (with Unknown) add up to the group's N; each row's
     groups add up to its Overall cell; the groups' N to the overall N. A percentage is kept only
     where its characteristic's column holds no suppressed cell (the shares are of the known values,
     so a share beside a suppressed Unknown would give it back). Medians and quartiles of a group
-    smaller than min_cell are withheld.
+    smaller than min_cell are withheld. ``links``: (cells, published) of figures the prose prints
+    as sums of cells ((cohort column, level, group)), protected with the table.
     """
     if not rule.min_cell:
         return {g: str(int(sizes[g])) for g in groups}
@@ -80,7 +81,13 @@ def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Dis
         lines.append(([header[g] for g in by_group], header["Overall"]))
     forced = [header[g] for g in groups if _size_key(g) in rule.suppressed_sizes]
     withheld = [at[i, g] for i in counted.index for g in groups if _size_key(g) in rule.suppressed_sizes]
-    texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=list(header.values()), withheld=withheld)
+    row = {(table.at[i, "variable"], table.at[i, "level"]): i for i in counted.index}
+    labels = {column: label for column, (label, _, _) in BASELINE_VARIABLES.items()}
+    linked = [([at[row[labels.get(column), FLAG_LEVELS.get(level, str(level))], g] for column, level, g in cells
+                if (labels.get(column), FLAG_LEVELS.get(level, str(level))) in row and g in groups], published)
+              for cells, published in links]
+    texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=list(header.values()), withheld=withheld,
+                                  links=linked)
     for block in blocks:
         for g in groups:
             whole = not texts[header[g]] and not any(texts[at[i, g]] for i in block)
@@ -93,7 +100,7 @@ def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Dis
     return {g: texts[header[g]] or str(int(sizes[g])) for g in groups}
 
 
-def baseline_table(cohort, min_cell: "int | Disclosure" = 0) -> tuple[pd.DataFrame, list[str]]:
+def baseline_table(cohort, min_cell: "int | Disclosure" = 0, links=()) -> tuple[pd.DataFrame, list[str]]:
     """Characteristics at CNS diagnosis by group, with p-values and the tests named.
 
     Categorical rows give n (% of the group's non-missing values) and use Fisher's exact test
@@ -103,7 +110,8 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0) -> tuple[pd.DataFra
     the file lacks are left out, with a note. Laid out as gtsummary prints a Table 1: the group size
     in each header (masked below ``min_cell``), an Overall column, levels in clinical order with
     "Unknown" (missing) last, age in whole years, ranges with en dashes. ``min_cell``: the build's
-    :class:`Disclosure` (or a number: decided here from the same cohort), see :func:`_protect`.
+    :class:`Disclosure` (or a number: decided here from the same cohort), see :func:`_protect`
+    (``links`` too).
     """
     rule = min_cell if isinstance(min_cell, Disclosure) else Disclosure.from_cohort(cohort, min_cell)
     data = cohort.data[cohort.data["cns"] == 1].copy()
@@ -142,7 +150,8 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0) -> tuple[pd.DataFra
         where = table.index[(table["variable"] == labels["age_at_cns"]) & (table["level"] == "median (IQR)")]
         for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
             table.loc[where, key] = row[key]
-    shown = _protect(table, sizes, [c for c in table.columns if c not in ("variable", "level", "p", "test")], rule)
+    shown = _protect(table, sizes, [c for c in table.columns if c not in ("variable", "level", "p", "test")], rule,
+                     links)
     for key in [c for c in table.columns if c not in ("variable", "level", "p", "test")]:
         table[key] = table[key].str.replace("\u2011", "\u2013")  # Q1–Q3 with an en dash
     # The test of each p-value is a superscript letter with a footnote (a column of test names

@@ -234,6 +234,7 @@ class ChapterPage:
         self.own_cohort = not is_bundled_cohort(cohort)
         self.tables = TableStore(results_path)
         self.texts: dict[str, str] = {}  # each recorded figure as the prose prints it (for sentence)
+        self.shown: dict[str, Any] = {}  # each recorded figure as results.json holds it (for linked)
         # the optional columns the cohort lacks: a sentence left out names them
         self.missing_columns = list(getattr(cohort, "missing_optional", None) or [])
         self._said_missing: set[str] = set()
@@ -257,6 +258,7 @@ class ChapterPage:
         from analysis.study import EXTRA_IDS
 
         shown = mask_figures(figures, self.disclosure, counts=counts)
+        self.shown.update(shown)
         for dotted, value in shown.items():
             self.results.add(dotted, value)
             text = id_text(dotted, value) if digits is None or dotted.endswith(".p") \
@@ -332,15 +334,32 @@ class ChapterPage:
         return (f"This chapter leaves out {what}, which this cohort cannot support (a group without patients, "
                 "or too few patients or events).")
 
+    def linked(self, section, key: str) -> list[tuple[list[tuple], bool]]:
+        """The figures of ``section`` that add up cells of its table ``key`` (``Section.links``), as
+        (cells, published): published when results.json prints the figure's value, so that table
+        and figure are protected together. A figure not computed (NaN) links nothing."""
+        links = getattr(section, "links", {}).get(key, {})
+        if not links or not self.min_cell:
+            return []
+        masked = mask_figures(section.figures, self.disclosure)
+        out = []
+        for figure, cells in links.items():
+            value = self.shown.get(figure, masked.get(figure))
+            if value is None or (isinstance(value, float) and value != value):
+                continue
+            out.append((cells, not isinstance(value, str)))
+        return out
+
     def table(self, frame: pd.DataFrame, caption: str, *, index: bool = True, notes: Iterable[str] = (),
-              counts: bool = False, literal_names: bool = False):
+              counts: bool = False, literal_names: bool = False, links=()):
         """An HTML table with its CSV link (and its sheet in the build's workbook); ``counts=True``
-        applies the disclosure rule (primary and secondary) to its counts; ``literal_names``: a table
-        of the file format, names set as typed (see :func:`html_table`)."""
+        applies the disclosure rule (primary and secondary) to its counts, protected together with
+        ``links`` (:meth:`linked`); ``literal_names``: a table of the file format, names set as
+        typed (see :func:`html_table`)."""
         from IPython.display import HTML
 
         if counts and self.min_cell:
-            frame = protect_table(frame, self.disclosure)
+            frame = protect_table(frame, self.disclosure, links=links)
             if (why := self.disclosure.withheld_expected_note(frame)) is not None:
                 notes = [*notes, why]
         min_cell = self.min_cell if counts else 0
@@ -384,7 +403,7 @@ class ChapterPage:
         frame, withheld = self.disclosure.withhold_rows(key, build(source), CIF_COLUMNS)
         if withheld:
             kwargs["notes"] = [*kwargs.get("notes", ()), withheld]
-        return self.table(frame, caption, **kwargs)
+        return self.table(frame, caption, links=self.linked(section, key), **kwargs)
 
     def figure(self, name: str, section, key: str, make) -> None:
         """Glue the plot ``make(source)`` as ``name`` (source as in :meth:`optional`), or a note."""

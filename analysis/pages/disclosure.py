@@ -391,26 +391,59 @@ class Disclosure:
         return out
 
     # ------------------------------------------------------------------ tables
-    def grid_texts(self, counts, lines, *, forced=(), implied=(), sizes=(), withheld=()) -> tuple[list[str | None], set, set]:
+    def grid_texts(self, counts, lines, *, forced=(), implied=(), sizes=(), withheld=(),
+                   links=()) -> tuple[list[str | None], set, set]:
         """Protect a flat array of counts with ``lines``; returns (text or None per cell, primary, secondary).
 
         ``implied``: indices that are not printed (complements); ``sizes``: cells that print a group
         size, suppressed exactly when the build suppresses it (``forced``), else published as is.
         ``withheld``: the cells of a group whose size is suppressed, not shown at all (a secondary
         'x' is known not to be small, so in a group of fewer than k patients every 'x' would be 0).
+        ``links``: (cells, published) for each figure that another exhibit prints as the sum of
+        these cells (a count in the prose, results.json): a published one is a total the reader
+        knows, so a cell it is alone is never chosen as a secondary, and a suppressed one is a
+        hidden total of its cells, which must not follow from the rest (linked tables).
         None means 'print the count'.
         """
-        hidden = set(implied) | set(withheld)
-        grid = Grid([int(v) for v in counts], [i not in hidden for i in range(len(counts))], list(lines),
-                    watched=set(withheld))
-        forced = set(forced)
-        first, second = protect(grid, self.min_cell, forced, fixed=set(sizes) - forced)
+        counts, lines, forced, known = [int(v) for v in counts], list(lines), set(forced), set()
+        n_cells, implied = len(counts), set(implied)
+        for cells, published in links:
+            cells = sorted(set(cells))
+            if not cells:  # the figure adds up no cell the table prints (a level no patient has)
+                continue
+            if published and len(cells) == 1:
+                known.add(cells[0])
+            elif published:
+                lines.append((cells, None))
+            else:
+                total = len(counts)  # printed elsewhere as suppressed: a cell the audit protects
+                counts.append(sum(counts[i] for i in cells))
+                forced.add(total)
+                # a line the table took as adding up to a published total (a treatment's row: the
+                # prose's count of it) adds up to this suppressed figure instead
+                same = [j for j, (members, known_total) in enumerate(lines)
+                        if known_total is None and sorted(set(members)) == cells]
+                if same:
+                    lines[same[0]] = (cells, total)
+                else:
+                    lines.append((cells, total))
+        hidden = implied | set(withheld)
+        grid = Grid(counts, [i not in hidden for i in range(len(counts))], lines, watched=set(withheld))
+        if links and self.min_cell:
+            # a cell the published figures give whatever the table hides (a group's N less its RT and
+            # BSC patients is its surgery) is known: suppressing it would protect nothing
+            fixed = (set(sizes) - forced) | known
+            open_cells = {i for i in range(len(counts)) if i not in fixed}
+            small = {i for i in open_cells if grid.published[i] and sensitive(counts[i], self.min_cell)}
+            known |= {i for i in audit(grid, open_cells, self.min_cell, small)
+                      if grid.published[i] and i not in small and i not in forced}
+        first, second = protect(grid, self.min_cell, forced, fixed=(set(sizes) - forced) | known)
         first -= set(sizes) - forced  # a size the build publishes is published here too
         texts = [primary(self.min_cell) if i in first else SECONDARY if i in second
                  else NOT_SHOWN if i in set(withheld) else None for i in range(len(counts))]
         if grid.unsafe:  # every count but the group sizes the build publishes goes
             texts = [texts[i] if i in set(sizes) else NOT_SHOWN for i in range(len(counts))]
-        return texts, first, second
+        return texts[:n_cells], first, second
 
 
 _GROUP_SEGMENT = re.compile(r"(?:^|\.)(B|BL|L|no_cns)(?:\.|$)")
@@ -502,6 +535,12 @@ def mask_figures(figures: dict[str, Any], rule: "Disclosure | int", *, counts: b
         if size_hidden:
             shown[dotted] = rule.size_text(group or "cns") if not own_count and (last in ("n", "of") or "n_" in last) \
                 else SUPPRESSED
+            hidden.add(dotted)
+        elif group in rule.suppressed_sizes and is_count(dotted, value):
+            # any other count of that group ('·' in its tables) reads the same whatever its value: a
+            # 0, a '<5' (which would mark the others as 0) or a count equal to the hidden size each
+            # say something the suppressed size would not (the parts of treatments.*.BL.n too)
+            shown[dotted] = SUPPRESSED
             hidden.add(dotted)
         elif kind == "pct" and (f"{head}.n" in hidden or f"{head}.of" in hidden):
             shown[dotted] = SUPPRESSED

@@ -12,10 +12,11 @@ import numpy as np
 from analysis.pages.disclosure import SECONDARY, SIZE_KEYS, WITHHELD, Disclosure, whole_count, mask_cell, sensitive
 
 
-def protect_crosstab(frame, rule: Disclosure, *, size_columns: bool = True):
+def protect_crosstab(frame, rule: Disclosure, *, size_columns: bool = True, links=()):
     """A table of counts (rows x columns, every row and column total taken as published) with
     primary and secondary suppression; a column named after a suppressed group has its size
-    suppressed. Returns the frame as text cells."""
+    suppressed. ``links``: (cells, published) of figures printed elsewhere as sums of cells
+    ((row, column) labels), protected with the table. Returns the frame as text cells."""
     import pandas as pd
 
     if not rule.min_cell:
@@ -44,9 +45,12 @@ def protect_crosstab(frame, rule: Disclosure, *, size_columns: bool = True):
         t = len(flat) + len(extra)
         extra.append(int(values[:, c].sum()))
         lines[rows + c] = (lines[rows + c][0], t)
+    index, columns = [str(r) for r in frame.index], [str(c) for c in frame.columns]
+    linked = [([index.index(str(r)) * cols + columns.index(str(c)) for r, c in cells
+                if str(r) in index and str(c) in columns], published) for cells, published in links]
     texts, _, _ = rule.grid_texts(flat + extra, lines, forced=range(len(flat), len(flat) + len(extra)),
                                   implied=range(len(flat), len(flat) + len(extra)),
-                                  withheld=[r * cols + c for c in totals for r in range(rows)])
+                                  withheld=[r * cols + c for c in totals for r in range(rows)], links=linked)
     out = pd.DataFrame([[texts[r * cols + c] or str(flat[r * cols + c]) for c in range(cols)] for r in range(rows)],
                        index=frame.index, columns=frame.columns)
     return out
@@ -131,9 +135,10 @@ def protect_risk_row(n: int, cells: Sequence[tuple[int, int]], k: int,
     return out
 
 
-def protect_table(frame, rule: Disclosure):
+def protect_table(frame, rule: Disclosure, links=()):
     """The disclosure rule for a table of counts whose shape the page knows: log-rank, events among
-    patients, a cross-table of counts; else the primary rule cell by cell."""
+    patients, a cross-table of counts (with its ``links``, see :func:`protect_crosstab`); else the
+    primary rule cell by cell."""
     if not rule.min_cell:
         return frame
     columns = set(frame.columns)
@@ -142,5 +147,5 @@ def protect_table(frame, rule: Disclosure):
     if {"patients", "deaths"} <= columns:
         return protect_events(frame, rule, "patients", [c for c in ("deaths", "treated") if c in columns])
     if len(frame) and all(whole_count(v) is not None for v in frame.to_numpy().ravel()):
-        return protect_crosstab(frame, rule)
+        return protect_crosstab(frame, rule, links=links)
     return frame.map(lambda v: mask_cell(v, rule.min_cell))

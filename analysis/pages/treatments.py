@@ -16,14 +16,16 @@ TREATMENT_WORDS = {"WBRT": "Whole-brain RT (WBRT)", "SRS": "Stereotactic radiosu
                    "surgery": "Surgery", "BSC": "Best supportive care, no RT (BSC)"}
 
 
-def initial_treatment_table(counts: pd.DataFrame, min_cell: "int | Disclosure" = 0) -> pd.DataFrame:
+def initial_treatment_table(counts: pd.DataFrame, min_cell: "int | Disclosure" = 0, links=()) -> pd.DataFrame:
     """``counts`` (treatment x group, patients) as 'n (%)' of each group, in the schema's order of
     ``initial_cns_treatment`` (the clinical order), with a total row.
 
     Disclosure (``min_cell``: the build's :class:`Disclosure`, or a number): each group's column adds
     up to its size (the total row), each treatment's row to a total the text publishes (CSI patients,
     BSC patients); small counts and the cells that would give them back are suppressed, and a
-    column with a suppressed cell or a suppressed size shows no percentages.
+    column with a suppressed cell or a suppressed size shows no percentages. ``links``: (cells,
+    published) of the figures the prose prints as sums of cells ((treatment, group) pairs; see
+    :meth:`analysis.pages.ChapterPage.linked`), protected with the table.
     """
     order = [t for t in load_schema()["initial_cns_treatment"].allowed if t in counts.index]
     order += [t for t in counts.index if t not in order]
@@ -35,11 +37,22 @@ def initial_treatment_table(counts: pd.DataFrame, min_cell: "int | Disclosure" =
     values = [int(counts.iloc[r, c]) for r in range(rows) for c in range(len(groups))] + [int(totals[g]) for g in groups]
     at = lambda r, c: r * len(groups) + c  # noqa: E731 (the cell of treatment r, group c; row `rows` = totals)
     lines = [([at(r, c) for r in range(rows)], at(rows, c)) for c in range(len(groups))]
-    lines += [([at(r, c) for c in range(len(groups))], None) for r in range(rows + 1)]
+    implied = []
+    if links:  # the prose's figures say which totals are published: a treatment's total is otherwise not
+        for r in range(rows):
+            implied.append(len(values))
+            values.append(sum(values[at(r, c)] for c in range(len(groups))))
+            lines.append(([at(r, c) for c in range(len(groups))], implied[-1]))
+        lines.append(([at(rows, c) for c in range(len(groups))], None))
+    else:  # without them, every treatment's total is taken as published (CSI patients, BSC patients)
+        lines += [([at(r, c) for c in range(len(groups))], None) for r in range(rows + 1)]
     forced = [at(rows, c) for c, g in enumerate(groups) if str(g) in rule.suppressed_sizes]
     sizes = [at(rows, c) for c in range(len(groups))]
     withheld = [at(r, c) for r in range(rows) for c, g in enumerate(groups) if str(g) in rule.suppressed_sizes]
-    texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=sizes, withheld=withheld) if rule.min_cell else ([None] * len(values), 0, 0)
+    linked = [([at(order.index(t), groups.index(g)) for t, g in cells if t in order and g in groups], published)
+              for cells, published in links]
+    texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=sizes, withheld=withheld, implied=implied,
+                                  links=linked) if rule.min_cell else ([None] * len(values), 0, 0)
     columns = {}
     for c, g in enumerate(groups):
         whole = not any(texts[at(r, c)] for r in range(rows + 1))  # a share only where the column is whole

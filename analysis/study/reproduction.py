@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from analysis.stats import CoxModel, MonotoneLikelihoodWarning, fit_cox
 from analysis.stats import logrank_test
 from analysis.stats import KaplanMeier
 from analysis.stats import chi_squared, fisher_exact
-from analysis.cohort import CNS_GROUPS
+from analysis.cohort import CNS_GROUPS, load_schema
 
 CONF_TYPE = "log"
 TIES = "efron"
@@ -92,10 +92,19 @@ class Section:
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     fits: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
+    # table key -> {figure id: the cells of that table the figure adds up}: a count the prose prints
+    # in another cut of a table's cells (patients given any RT = the RT rows of a group's column),
+    # so that disclosure control protects the table and the figure together (linked tables)
+    links: dict[str, dict[str, list[tuple]]] = dataclasses.field(default_factory=dict)
 
     def put(self, prefix: str, **values: Any) -> None:
         for key, value in values.items():
             self.figures[f"{prefix}.{key}"] = value
+
+    def link(self, table: str, figure: str, cells: Iterable[tuple]) -> None:
+        """Declare ``figure`` the sum of ``cells`` ((row, column) of ``tables[table]``, or for the
+        baseline table (cohort column, level, group))."""
+        self.links.setdefault(table, {})[figure] = list(cells)
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -283,13 +292,14 @@ def backgrounds_figures(cohort) -> Section:
     if len(cns) and has(cohort, "bone_involvement"):
         l_group = cns[cns["group"] == "L"]
         _count(section, "backgrounds.bone_involvement_at_cns_L", l_group["bone_mets_at_cns"] == 1, len(l_group))
+        section.link("baseline", "backgrounds.bone_involvement_at_cns_L.n", [("bone_mets_at_cns", 1, "L")])
     if len(cns) and has(cohort, "skull_involvement"):
         table = pd.crosstab(_group_labels(cns), cns["skull_mets_at_cns"].astype("Int64"))
         for g in CNS_GROUPS:
             members = cns[cns["group"] == g]
-            if len(members):
-                n = int((members["skull_mets_at_cns"] == 1).sum())
-                section.put(f"backgrounds.skull_involvement.{g}", pct=_pct(n, len(members)))
+            if len(members):  # the paper prints the share; with the group's size it is a count
+                _count(section, f"backgrounds.skull_involvement.{g}", members["skull_mets_at_cns"] == 1, len(members))
+                section.link("baseline", f"backgrounds.skull_involvement.{g}.n", [("skull_mets_at_cns", 1, g)])
         if table.shape[0] > 1 and table.shape[1] > 1:
             section.put("backgrounds.skull_involvement.test", p=float(chi_squared(table).p))
         section.tables["skull"] = table
@@ -320,11 +330,15 @@ def treatments_figures(cohort) -> Section:
             treatment = members["initial_cns_treatment"].astype(str)
             _count(section, f"treatments.initial_rt.{g}", members["local_rt"] == 1, len(members))
             _count(section, f"treatments.bsc_without_rt.{g}", treatment == "BSC", len(members))
+            section.link("initial_treatment", f"treatments.initial_rt.{g}.n",
+                         [(t, g) for t in load_schema().rt_treatments])
+            section.link("initial_treatment", f"treatments.bsc_without_rt.{g}.n", [("BSC", g)])
         section.tables["initial_treatment"] = pd.crosstab(
             cns["initial_cns_treatment"].astype(str), _group_labels(cns))
     if has(cohort, "craniospinal_irradiation"):
         csi = cns[cns["initial_cns_treatment"].astype(str) == "CSI"]
         section.figures["treatments.craniospinal_irradiation.n"] = len(csi)
+        section.link("initial_treatment", "treatments.craniospinal_irradiation.n", [("CSI", g) for g in CNS_GROUPS])
         for g in CNS_GROUPS:
             days = sorted(float(d) for d in csi.loc[csi["group"] == g, "os_from_cns"])
             if days:
@@ -351,8 +365,10 @@ def treatments_figures(cohort) -> Section:
         for g in CNS_GROUPS:
             members = by_group[g]
             _count(section, f"treatments.prior_srs.{g}", members["prior_srs"] == 1, len(members))
+            section.link("prior_srs", f"treatments.prior_srs.{g}.n", [("yes", g)])
         # the paper's statement names BL: its count under the paper's own id
         section.figures["treatments.prior_srs_in_BL"] = int((by_group["BL"]["prior_srs"] == 1).sum())
+        section.link("prior_srs", "treatments.prior_srs_in_BL", [("yes", "BL")])
         known = cns["prior_srs"].map({1: "yes", 0: "no"}).fillna("unknown")
         section.tables["prior_srs"] = pd.crosstab(known.rename("SRS before the CNS diagnosis"), _group_labels(cns))
     # a missing optional column is said, not left to a table that silently is not there
