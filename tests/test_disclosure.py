@@ -160,7 +160,9 @@ def _treatment_attack(name: str, counts: pd.DataFrame, figures: dict, links: dic
     for figure, cells in links.items():
         members = [order[TREATMENT_WORDS.get(t, t)] * cols + group_at[g] for t, g in cells
                    if TREATMENT_WORDS.get(t, t) in order and g in group_at]
-        published.append(str(shown_figures[figure]))
+        # a count of a group whose size is suppressed reads 'suppressed' whatever its value ('·')
+        of_hidden_group = all(g in rule.suppressed_sizes for _, g in cells)
+        published.append(NOT_SHOWN if of_hidden_group else str(shown_figures[figure]))
         truth.append(int(figures[figure]))
         lines.append((members, None, len(published) - 1))
     attack(name, published, truth, lines)
@@ -172,6 +174,12 @@ def test_treatment_table_and_its_prose_resist_a_joint_attack(synthetic):
     assert len(section.links["initial_treatment"]) == 7  # RT and BSC by group, CSI patients
     _treatment_attack("treatments and prose", section.tables["initial_treatment"], section.figures,
                       section.links["initial_treatment"], rule)
+    # the links cost no whole table: where the table alone prints counts, it still does
+    _, pairs = _links(section, "initial_treatment", rule)
+    alone = initial_treatment_table(section.tables["initial_treatment"], rule).iloc[:-1]
+    linked = initial_treatment_table(section.tables["initial_treatment"], rule, pairs).iloc[:-1]
+    if not (alone == NOT_SHOWN).all().all():
+        assert not (linked == NOT_SHOWN).all().all(), linked
 
 
 def test_a_count_the_prose_prints_in_another_cut_gives_no_cell_back():

@@ -406,7 +406,7 @@ class Disclosure:
         None means 'print the count'.
         """
         counts, lines, forced, known = [int(v) for v in counts], list(lines), set(forced), set()
-        n_cells, implied = len(counts), set(implied)
+        n_cells, implied, watched = len(counts), set(implied), set(withheld)
         for cells, published in links:
             cells = sorted(set(cells))
             if not cells:  # the figure adds up no cell the table prints (a level no patient has)
@@ -419,6 +419,9 @@ class Disclosure:
                 total = len(counts)  # printed elsewhere as suppressed: a cell the audit protects
                 counts.append(sum(counts[i] for i in cells))
                 forced.add(total)
+                if set(cells) <= set(withheld):  # a count of a group whose size is suppressed: any value
+                    implied.add(total)
+                    watched.add(total)
                 # a line the table took as adding up to a published total (a treatment's row: the
                 # prose's count of it) adds up to this suppressed figure instead
                 same = [j for j, (members, known_total) in enumerate(lines)
@@ -428,7 +431,7 @@ class Disclosure:
                 else:
                     lines.append((cells, total))
         hidden = implied | set(withheld)
-        grid = Grid(counts, [i not in hidden for i in range(len(counts))], lines, watched=set(withheld))
+        grid = Grid(counts, [i not in hidden for i in range(len(counts))], lines, watched=watched)
         if links and self.min_cell:
             # a cell the published figures give whatever the table hides (a group's N less its RT and
             # BSC patients is its surgery) is known: suppressing it would protect nothing
