@@ -546,6 +546,9 @@ def test_a_withheld_estimate_is_said_once_in_prose():
         "was withheld for group L and withheld for group BL."
     assert tidy_withheld("In this cohort suppressed patients of group BL had received it.") == \
         "In this cohort a suppressed number of patients of group BL had received it."
+    assert tidy_withheld("In group BL, suppressed of <5 patients (suppressed%), and <5 of 12 in group B "
+                         "(suppressed %) started.") == \
+        "In group BL, a suppressed number of <5 patients, and <5 of 12 in group B started."
     held = "HR withheld (95% CI withheld), p\u00a0=\u00a0withheld"  # p_phrase's no-break spaces
     assert tidy_withheld(held) == "withheld"
     unchanged = "HR 1.20 (95% CI 0.90\u20131.50), p = 0.03"

@@ -70,13 +70,20 @@ _WITHHELD_RUNS = [
 ]
 # A suppressed count where prose expects a number: "suppressed patients" reads as a kind of patient.
 _SUPPRESSED_COUNT = re.compile(r"\bsuppressed (patients|deaths|events)\b")
+# "suppressed of <5 patients (suppressed%)": the share of a suppressed count adds nothing, and
+# "suppressed of" reads as a verb
+_SUPPRESSED_RUNS = [(re.compile(r" ?\(suppressed ?%\)"), ""), (re.compile(r"\bsuppressed ?%"), SUPPRESSED),
+                    (re.compile(r"\bsuppressed of\b"), "a suppressed number of")]
 
 
 def tidy_withheld(text: str) -> str:
     """Prose or a table cell with each withheld estimate said once ("withheld", not "HR withheld
     (95% CI withheld), p = withheld"; "withheld", not "withheld%"), and a suppressed count said as
-    one ("a suppressed number of patients", not "suppressed patients")."""
-    text = _SUPPRESSED_COUNT.sub(r"a suppressed number of \1", text) if SUPPRESSED in text else text
+    one ("a suppressed number of patients", not "suppressed patients"; no "(suppressed%)" after it)."""
+    if SUPPRESSED in text:
+        text = _SUPPRESSED_COUNT.sub(r"a suppressed number of \1", text)
+        for pattern, replacement in _SUPPRESSED_RUNS:
+            text = pattern.sub(replacement, text)
     if WITHHELD not in text:
         return text
     for pattern, replacement in _WITHHELD_RUNS:
