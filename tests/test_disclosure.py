@@ -553,3 +553,23 @@ def test_a_withheld_estimate_is_said_once_in_prose():
     assert tidy_withheld(held) == "withheld"
     unchanged = "HR 1.20 (95% CI 0.90\u20131.50), p = 0.03"
     assert tidy_withheld(unchanged) == unchanged
+
+
+def test_a_test_on_a_table_with_a_suppressed_cell_has_its_p_value_withheld(synthetic):
+    """Skull involvement, lobular histology and the cause of death by group: with the margins
+    published, a p-value to four decimals can single out the one table that fits them, so the p of a
+    table holding a count of 1 to 4 is withheld in results.json, and Table 1 withholds the p of each
+    characteristic whose cells it suppresses; a table without one keeps its p."""
+    rule = Disclosure.from_cohort(synthetic, K)
+    data = synthetic.data[synthetic.data["cns"] == 1]
+    shown = mask_figures({**backgrounds_figures(synthetic).figures, **outcomes_figures(synthetic).figures}, rule)
+    known = data["skull_mets_at_cns"].notna()
+    cells = pd.crosstab(data.loc[known, "group"].astype(str), data.loc[known, "skull_mets_at_cns"]).to_numpy().ravel()
+    small = any(0 < c < K for c in cells)
+    assert (shown["backgrounds.skull_involvement.test.p"] == WITHHELD) == small
+    table, notes = baseline_table(synthetic, rule)
+    skull = list(table.index).index("Skull involvement")
+    blocked = any(str(v) in (f"<{K}", SECONDARY, NOT_SHOWN) for v in table.iloc[skull + 1:skull + 3, :-1].to_numpy().ravel())
+    assert (table.iloc[skull]["p-value"] == WITHHELD) == blocked
+    assert any("p-values withheld" in n for n in notes) == (table["p-value"] == WITHHELD).any()
+    assert WITHHELD not in baseline_table(synthetic, 0)[0]["p-value"].tolist()

@@ -88,6 +88,9 @@ def _protect(table: pd.DataFrame, sizes: pd.Series, groups: list[str], rule: Dis
               for cells, published in links]
     texts, _, _ = rule.grid_texts(values, lines, forced=forced, sizes=list(header.values()), withheld=withheld,
                                   links=linked)
+    # a test on a table with a suppressed cell: with the margins, its p-value can single the cell out
+    table.attrs["withheld_p"] = {table.at[block[0], "variable"] for block in blocks
+                                 if any(texts[at[i, g]] or texts[header[g]] for i in block for g in groups)}
     for block in blocks:
         for g in groups:
             whole = not texts[header[g]] and not any(texts[at[i, g]] for i in block)
@@ -160,8 +163,12 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0, links=()) -> tuple[
     footnotes = table.attrs.get("footnotes", [])
     explained = {name: note.split(": ", 1)[1] for note in footnotes for name in letters
                  if note.startswith(f"{name}: ")}
-    table["p"] = [f"{p_cell(p)}{letters.get(test, '')}" if pd.notna(p) else ""
-                  for p, test in zip(table["p"], table["test"])]
+    withheld_p = table.attrs.get("withheld_p", set())
+    table["p"] = [WITHHELD if pd.notna(p) and variable in withheld_p else f"{p_cell(p)}{letters.get(test, '')}"
+                  if pd.notna(p) else "" for p, test, variable in zip(table["p"], table["test"], table["variable"])]
+    if withheld_p:
+        notes.append("p-values withheld under disclosure control where the characteristic's table has a "
+                     "suppressed cell: with the published totals, a p-value could single out the suppressed counts.")
     notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
         note for note in footnotes if not any(note.startswith(f"{name}: ") for name in letters)] + notes
     table["level"] = table["level"].map(lambda v: LEVEL_WORDS.get(v, v))

@@ -134,6 +134,7 @@ def event_bases(cohort) -> list[EventBasis]:
                                       what=f"RMST difference of group {g}", patients=(n, ref[1])))
     out.extend(_competing_bases(cns))
     out.extend(_immortal_time_bases(data))
+    out.extend(_contingency_bases(cns))
     # the sensitivity chapter's worked examples repeat two of these estimates under other conventions
     for alias, prefix in (("sensitivity.example.median_ci", "outcomes.os_from_cns.B"),
                           ("sensitivity.example.l_group_therapy", "risk_factors.l_group.subsequent_systemic_therapy")):
@@ -201,6 +202,35 @@ def _competing_bases(cns: pd.DataFrame) -> list[EventBasis]:
                 out.append(EventBasis(f"competing_risks.cif.{g}.{key}.d{days}", (so_far,), "cif_at", (g, days),
                                       f"cif_{k}", what=f"group {g} at day {days}",
                                       patients=(size[g],)))
+    return out
+
+
+def _contingency_bases(cns: pd.DataFrame) -> list[EventBasis]:
+    """The p-values of the tests on count tables by group that results.json and the prose print:
+    each rests on every cell of its table. With the margins published, a reader who lists every
+    table that fits them can compute each one's p-value, and a p-value given to four decimals often
+    fits only one: so a test on a table with a count of 1 to k - 1 is withheld with it."""
+    out: list[EventBasis] = []
+    groups = cns["group"].astype(str) if "group" in cns else None
+    if groups is None:
+        return out
+    tables = []
+    if "skull_mets_at_cns" in cns:
+        known = cns["skull_mets_at_cns"].notna()
+        tables.append(("backgrounds.skull_involvement.test", groups[known], cns.loc[known, "skull_mets_at_cns"],
+                       "the test of skull involvement by group"))
+    if "histology" in cns:
+        known = cns["histology"].astype(str).isin(["IDC", "ILC", "other"])
+        tables.append(("backgrounds.lobular_histology.p", groups[known], cns.loc[known, "histology"].astype(str) == "ILC",
+                       "the test of lobular histology by group"))
+    if {"death", "cause_of_death"} <= set(cns.columns):
+        dead = cns["death"] == 1
+        for prefix in ("outcomes.cause_of_death", "competing_risks.chisq"):
+            tables.append((prefix, groups[dead], cns.loc[dead, "cause_of_death"].astype(str) == "cns_progression",
+                           "the test of the cause of death by group"))
+    for prefix, by, level, what in tables:
+        cells = pd.crosstab(by, level.astype(str)).to_numpy().ravel() if len(by) else np.zeros(0, dtype=int)
+        out.append(EventBasis(prefix, tuple(int(c) for c in cells), what=what))
     return out
 
 
