@@ -159,18 +159,19 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0, links=()) -> tuple[
         table[key] = table[key].str.replace("\u2011", "\u2013")  # Q1–Q3 with an en dash
     # The test of each p-value is a superscript letter with a footnote (a column of test names
     # would push the table past the text width).
-    letters = {name: TEST_MARKS[i] for i, name in enumerate(dict.fromkeys(t for t in table["test"] if t))}
+    withheld_p = table.attrs.get("withheld_p", set())  # their tests go unnamed: no letter, no footnote
+    letters = {name: TEST_MARKS[i] for i, name in enumerate(dict.fromkeys(
+        t for t, variable in zip(table["test"], table["variable"]) if t and variable not in withheld_p))}
     footnotes = table.attrs.get("footnotes", [])
     explained = {name: note.split(": ", 1)[1] for note in footnotes for name in letters
                  if note.startswith(f"{name}: ")}
-    withheld_p = table.attrs.get("withheld_p", set())
     table["p"] = [WITHHELD if pd.notna(p) and variable in withheld_p else f"{p_cell(p)}{letters.get(test, '')}"
                   if pd.notna(p) else "" for p, test, variable in zip(table["p"], table["test"], table["variable"])]
     if withheld_p:
         notes.append("p-values withheld under disclosure control where the characteristic's table has a "
                      "suppressed cell: with the published totals, a p-value could single out the suppressed counts.")
     notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
-        note for note in footnotes if not any(note.startswith(f"{name}: ") for name in letters)] + notes
+        note for note in footnotes if not any(note.startswith(f"{name}: ") for name in {*table["test"]} - {None, ""})] + notes
     table["level"] = table["level"].map(lambda v: LEVEL_WORDS.get(v, v))
     groups = [c for c in table.columns if c not in ("variable", "level", "p", "test")]
     table = table.drop(columns="test").rename(columns={
