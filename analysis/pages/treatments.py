@@ -21,9 +21,10 @@ def initial_treatment_table(counts: pd.DataFrame, min_cell: "int | Disclosure" =
     ``initial_cns_treatment`` (the clinical order), with a total row.
 
     Disclosure (``min_cell``: the build's :class:`Disclosure`, or a number): each group's column adds
-    up to its size (the total row), each treatment's row to a total the text publishes (CSI patients,
-    BSC patients); small counts and the cells that would give them back are suppressed, and a
-    column with a suppressed cell or a suppressed size shows no percentages. ``links``: (cells,
+    up to its size (the total row), each treatment's row to its total, taken as published unless
+    ``links`` say which counts the prose publishes; small counts and the cells that would give them
+    back are suppressed, and a column with a suppressed cell or a suppressed size shows no
+    percentages. ``links``: (cells,
     published) of the figures the prose prints as sums of cells ((treatment, group) pairs; see
     :meth:`analysis.pages.ChapterPage.linked`), protected with the table.
     """
