@@ -341,7 +341,8 @@ class ChapterPage:
         links = getattr(section, "links", {}).get(key, {})
         if not links or not self.min_cell:
             return []
-        masked = mask_figures(section.figures, self.disclosure)
+        # as recorded; a figure the page has not recorded (yet) is masked as record would
+        masked = mask_figures(section.figures, self.disclosure) if set(links) - set(self.shown) else {}
         out = []
         for figure, cells in links.items():
             value = self.shown.get(figure, masked.get(figure))
