@@ -170,8 +170,9 @@ def baseline_table(cohort, min_cell: "int | Disclosure" = 0, links=()) -> tuple[
     if withheld_p:
         notes.append("p-values withheld under disclosure control where the characteristic's table has a "
                      "suppressed cell: with the published totals, a p-value could single out the suppressed counts.")
+    tested = {t for t in table["test"] if t}
     notes = [f"{mark} {explained.get(name, name)}" for name, mark in letters.items()] + [
-        note for note in footnotes if not any(note.startswith(f"{name}: ") for name in {*table["test"]} - {None, ""})] + notes
+        note for note in footnotes if not any(note.startswith(f"{name}: ") for name in tested)] + notes
     table["level"] = table["level"].map(lambda v: LEVEL_WORDS.get(v, v))
     groups = [c for c in table.columns if c not in ("variable", "level", "p", "test")]
     table = table.drop(columns="test").rename(columns={

@@ -429,14 +429,7 @@ class Disclosure:
                 if set(cells) <= set(withheld):  # a count of a group whose size is suppressed: any value
                     implied.add(total)
                     watched.add(total)
-                # a line the table took as adding up to a published total (a treatment's row: the
-                # prose's count of it) adds up to this suppressed figure instead
-                same = [j for j, (members, known_total) in enumerate(lines)
-                        if known_total is None and sorted(set(members)) == cells]
-                if same:
-                    lines[same[0]] = (cells, total)
-                else:
-                    lines.append((cells, total))
+                lines.append((cells, total))
         hidden = implied | set(withheld)
         grid = Grid(counts, [i not in hidden for i in range(len(counts))], lines, watched=watched)
         if links and self.min_cell:
